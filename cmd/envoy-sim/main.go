@@ -1,0 +1,116 @@
+// Command envoy-sim serves a capture folder as a simulated firmware 7/8
+// Enphase Envoy over HTTPS, for tests and demos without a real gateway.
+//
+//	envoy-sim [--captures DIR] [--listen 127.0.0.1:0] [--token-out FILE]
+//	          [--latency-scale 1] [--token-lifetime 8760h] [--role owner] [--session-ttl 10m]
+//
+// The first (and only) line on stdout is the base URL, so a parent process can
+// read it; the token file is written before that line.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoysim"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("envoy-sim", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	captures := fl.String("captures", "", "capture folder to serve (default: the embedded demo)")
+	listen := fl.String("listen", "127.0.0.1:0", "TLS listen address")
+	tokenOut := fl.String("token-out", "", "write a valid token to this file (mode 0600)")
+	latency := fl.Float64("latency-scale", 1, "multiplier for captured duration_seconds (0 = no delay)")
+	lifetime := fl.Duration("token-lifetime", 365*24*time.Hour, "lifetime of the minted token")
+	role := fl.String("role", "owner", "enphaseUser claim of the minted token")
+	ttl := fl.Duration("session-ttl", 10*time.Minute, "sessionId idle timeout")
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	usageErr := func(format string, a ...any) int {
+		fmt.Fprintf(stderr, "envoy-sim: "+format+"\n", a...)
+		fl.Usage()
+		return 2
+	}
+	switch {
+	case fl.NArg() > 0:
+		return usageErr("unexpected argument %q", fl.Arg(0))
+	case *latency < 0:
+		return usageErr("--latency-scale must not be negative")
+	case *lifetime <= 0:
+		return usageErr("--token-lifetime must be positive")
+	case *ttl <= 0:
+		return usageErr("--session-ttl must be positive")
+	case *role == "":
+		return usageErr("--role must not be empty")
+	}
+
+	opts := envoysim.Options{TokenLifetime: *lifetime, Role: *role, SessionTTL: *ttl, LatencyScale: *latency}
+	source := "embedded demo"
+	if *captures != "" {
+		fi, err := os.Stat(*captures)
+		if err != nil || !fi.IsDir() {
+			return usageErr("--captures %q is not a directory", *captures)
+		}
+		opts.Captures = os.DirFS(*captures)
+		source = *captures
+	}
+
+	sim, err := envoysim.New(opts)
+	if err != nil {
+		fmt.Fprintln(stderr, "envoy-sim:", err)
+		return 1
+	}
+	if *tokenOut != "" {
+		if err := writeToken(*tokenOut, sim.Token()); err != nil {
+			fmt.Fprintln(stderr, "envoy-sim:", err)
+			return 1
+		}
+	}
+	base, err := sim.Start(*listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "envoy-sim:", err)
+		return 1
+	}
+	defer sim.Close()
+	fmt.Fprintln(stdout, base)
+	fmt.Fprintf(stderr, "envoy-sim: serial %s, firmware %s, captures %s, listening on %s\n",
+		sim.Serial(), sim.Firmware(), source, base)
+
+	<-ctx.Done()
+	return 0
+}
+
+// writeToken writes the token with mode 0600 even if the file already exists.
+func writeToken(path, token string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(token + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,130 @@
+// Package cli is the command line of telegraf-enphase: the execd shim (the
+// default), 'dump' (one gather as line protocol) and 'get' (raw endpoint
+// bodies, or a whole capture for a bug report).
+package cli
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/logger"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/configfile"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
+	"github.com/telegraf-enphase/telegraf-enphase/plugins/inputs/enphase"
+)
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1 // the job failed (a gateway could not be read, a request failed)
+	exitUsage = 2 // bad flags or configuration
+)
+
+const usage = `telegraf-enphase reads Enphase Envoy / IQ Gateways for Telegraf.
+
+Usage:
+  telegraf-enphase --config FILE [--poll-interval D] [--debug]
+      run under Telegraf's [[inputs.execd]] (signal = "STDIN"): one gather per
+      line on stdin, line protocol on stdout, logs on stderr
+  telegraf-enphase dump --config FILE
+      gather every gateway once and print line protocol
+  telegraf-enphase get --config FILE [--gateway SERIAL|N] PATH
+      print the raw body of one endpoint, e.g. /production.json?details=1
+  telegraf-enphase get --config FILE [--gateway SERIAL|N] --all DIR
+      save every endpoint the plugin knows into DIR, for a bug report
+  telegraf-enphase version
+`
+
+// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
+var Version = "dev"
+
+// Env is what a command reads and writes; tests substitute it.
+type Env struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+}
+
+// Main runs the command line and returns the exit status.
+func Main(args []string, env Env) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "dump":
+			return dump(args[1:], env)
+		case "get":
+			return get(args[1:], env)
+		case "version", "--version", "-version":
+			fmt.Fprintln(env.Stdout, "telegraf-enphase", Version)
+			return exitOK
+		case "help", "--help", "-help", "-h":
+			fmt.Fprint(env.Stdout, usage)
+			return exitOK
+		}
+	}
+	return run(args, env)
+}
+
+// newFlags returns a flag set that reports errors as one prefixed line.
+func newFlags(name string, env Env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return fs
+}
+
+func usageError(env Env, err error) int {
+	fmt.Fprintf(env.Stderr, "E! %v (run 'telegraf-enphase help' for usage)\n", err)
+	return exitUsage
+}
+
+// loadGateways reads and validates the configuration. Every problem names the
+// file, line and key, because the shim alone would ignore typos silently.
+func loadGateways(path string, log *execdlog.Logger) (*enphase.Gateways, error) {
+	if path == "" {
+		return nil, errors.New("--config FILE is required: the file with one [[inputs.enphase]] table per gateway (see sample.conf)")
+	}
+	tables, err := configfile.Load(path, "enphase", enphase.New)
+	if err != nil {
+		return nil, err
+	}
+	set := &enphase.Gateways{Log: log}
+	for _, t := range tables {
+		e := t.Value
+		e.Log = log
+		if err := e.Init(); err != nil {
+			return nil, t.Errorf(path, "enphase", "%v", err)
+		}
+		e.Log = log.With(fmt.Sprintf("[%s] ", e.Name()))
+		set.List = append(set.List, e)
+	}
+	return set, nil
+}
+
+// setupTelegrafLogging stops Telegraf's "early logging" buffer, which grows
+// without bound in a process that never calls SetupLogging.
+func setupTelegrafLogging(debug bool) {
+	_ = logger.SetupLogging(&logger.Config{Debug: debug})
+}
+
+func logLevel(debug bool) telegraf.LogLevel {
+	if debug {
+		return telegraf.Debug
+	}
+	return telegraf.Info
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// Run is Main with the process's standard streams.
+func Run() int {
+	return Main(os.Args[1:], Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr})
+}

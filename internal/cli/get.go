@@ -1,0 +1,121 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/capture"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
+	"github.com/telegraf-enphase/telegraf-enphase/plugins/inputs/enphase"
+)
+
+// get prints the raw authenticated body of one endpoint, or saves every
+// endpoint the plugin knows as a capture folder the simulator can replay.
+func get(args []string, env Env) int {
+	fs := newFlags("get", env)
+	cfg := fs.String("config", "", "configuration file")
+	gateway := fs.String("gateway", "", "the gateway to ask: its serial, or its position in the file (1, 2, ...)")
+	all := fs.String("all", "", "save every endpoint into this directory")
+	debug := fs.Bool("debug", false, "log debug messages")
+	if err := fs.Parse(args); err != nil {
+		return usageError(env, err)
+	}
+	switch {
+	case *all == "" && fs.NArg() != 1:
+		return usageError(env, fmt.Errorf("get takes one PATH (e.g. /production.json?details=1) or --all DIR"))
+	case *all != "" && fs.NArg() != 0:
+		return usageError(env, fmt.Errorf("get --all DIR takes no PATH"))
+	}
+	setupTelegrafLogging(*debug)
+	log := execdlog.New(env.Stderr, logLevel(*debug))
+	set, err := loadGateways(*cfg, log)
+	if err != nil {
+		log.Errorf("%v", err)
+		return exitUsage
+	}
+	defer set.Stop()
+	e, err := pick(set, *gateway)
+	if err != nil {
+		log.Errorf("%v", err)
+		return exitUsage
+	}
+	ctx := context.Background()
+	if *all != "" {
+		return getAll(ctx, e, *all, env, log)
+	}
+	path := fs.Arg(0)
+	if !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	r, err := e.Get(ctx, path)
+	if err != nil {
+		log.Errorf("%v", err)
+		return exitFail
+	}
+	if _, err := env.Stdout.Write(r.Body); err != nil {
+		return exitFail
+	}
+	if r.Status != 200 {
+		log.Errorf("%s answered HTTP %d", path, r.Status)
+		return exitFail
+	}
+	return exitOK
+}
+
+// pick selects a gateway by serial (read from /info lazily by the caller's
+// config: here the configured serial) or by position.
+func pick(set *enphase.Gateways, which string) (*enphase.Enphase, error) {
+	if which == "" {
+		return set.List[0], nil
+	}
+	if n, err := strconv.Atoi(which); err == nil && n >= 1 && n <= len(set.List) && len(which) < 4 {
+		return set.List[n-1], nil
+	}
+	for _, e := range set.List {
+		if e.Serial == which {
+			return e, nil
+		}
+	}
+	return nil, fmt.Errorf("--gateway %q: no [[inputs.enphase]] has serial = %q; give its serial setting or its position (1 to %d)", which, which, len(set.List))
+}
+
+// getAll saves a capture: one body file per endpoint plus <name>_log.json
+// with the status and duration, the layout of the simulator's captures.
+func getAll(ctx context.Context, e *enphase.Enphase, dir string, env Env, log *execdlog.Logger) int {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		log.Errorf("%v", err)
+		return exitFail
+	}
+	failed := 0
+	for _, path := range envoy.CaptureEndpoints() {
+		r, err := e.Get(ctx, path)
+		if err != nil {
+			log.Warnf("%s: %v", path, err)
+			failed++
+			continue
+		}
+		meta := capture.Log{Code: r.Status, DurationSeconds: r.Duration.Seconds(), Headers: map[string]string{}}
+		// Set-Cookie carries the session: never written.
+		for _, h := range []string{"Content-Type", "Server"} {
+			if v := r.Header.Get(h); v != "" {
+				meta.Headers[strings.ToLower(h)] = v
+			}
+		}
+		name := capture.Name(path)
+		if err := capture.Write(dir, name, r.Body, meta); err != nil {
+			log.Errorf("%v", err)
+			return exitFail
+		}
+		fmt.Fprintf(env.Stdout, "%-32s %3d %6.2fs\n", name, r.Status, r.Duration.Seconds())
+	}
+	if failed == len(envoy.CaptureEndpoints()) {
+		log.Errorf("no endpoint answered; nothing saved")
+		return exitFail
+	}
+	log.Infof("capture saved in %s; check it for anything private before attaching it to a report", dir)
+	return exitOK
+}

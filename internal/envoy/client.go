@@ -1,0 +1,420 @@
+// Package envoy is the client for an Enphase Envoy / IQ Gateway's local API
+// (firmware 7 and 8): HTTPS, a JWT checked once on /auth/check_jwt, then the
+// sessionId cookie, one request at a time because the gateway is a weak device.
+package envoy
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
+)
+
+// Paths of the endpoints the plugin reads.
+const (
+	PathInfo          = "/info"
+	PathCheckJWT      = "/auth/check_jwt"
+	PathProduction    = "/production.json?details=1"
+	PathMeters        = "/ivp/meters"
+	PathMeterReadings = "/ivp/meters/readings"
+	PathInverters     = "/api/v1/production/inverters"
+)
+
+// CaptureEndpoints lists what 'get --all' saves for a bug report: what the
+// plugin reads today plus the endpoints later features read, so one capture
+// lets us replay a user's gateway. Slow pages (/home, /production) are left out.
+func CaptureEndpoints() []string {
+	return []string{
+		PathInfo, PathProduction, "/production.json", PathMeters, PathMeterReadings,
+		"/api/v1/production", PathInverters, "/ivp/pdm/device_data",
+		"/ivp/ensemble/inventory", "/ivp/ensemble/power", "/ivp/ensemble/secctrl",
+		"/ivp/ensemble/status", "/ivp/ensemble/dry_contacts", "/ivp/ss/dry_contact_settings",
+		"/ivp/ensemble/generator", "/admin/lib/tariff", "/ivp/livedata/status",
+	}
+}
+
+// maxBody bounds what we read from the gateway; the largest real bodies
+// (device_data of 50 devices) are well under 1 MiB.
+const maxBody = 16 << 20
+
+// TokenSource yields the current token; it is asked before every request so a
+// token renewed on disk by cron is picked up without a restart.
+type TokenSource interface {
+	Token() (token.Token, error)
+}
+
+// Config configures a Client.
+type Config struct {
+	URL     *url.URL
+	TLS     *tls.Config
+	Timeout time.Duration // per request
+	Tokens  TokenSource
+}
+
+// Client talks to one gateway. It is safe for concurrent use; requests are
+// serialised.
+type Client struct {
+	base    *url.URL
+	http    *http.Client
+	timeout time.Duration
+	tokens  TokenSource
+
+	mu           sync.Mutex // one request at a time per gateway
+	session      string     // sessionId cookie value; a secret
+	sessionToken string     // the token the session was opened with
+
+	requests atomic.Int64
+	checks   atomic.Int64
+}
+
+// New builds a client. It does no I/O.
+func New(cfg Config) *Client {
+	tr := &http.Transport{
+		Proxy:                 nil, // the gateway is on the LAN; a proxy would only add a hop
+		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       cfg.TLS,
+		TLSHandshakeTimeout:   cfg.Timeout,
+		MaxConnsPerHost:       1,
+		MaxIdleConnsPerHost:   1,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: cfg.Timeout,
+	}
+	return &Client{
+		base:    cfg.URL,
+		timeout: cfg.Timeout,
+		tokens:  cfg.Tokens,
+		http: &http.Client{
+			Transport: tr,
+			// Missing endpoints can redirect to error pages and http:// to
+			// https://localhost: never follow (case T6).
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+	}
+}
+
+// Host is the gateway's address as configured, for messages.
+func (c *Client) Host() string { return c.base.Host }
+
+// Requests is the number of HTTP requests sent so far, check_jwt included.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// AuthChecks is the number of /auth/check_jwt calls so far.
+func (c *Client) AuthChecks() int64 { return c.checks.Load() }
+
+// Close releases idle connections.
+func (c *Client) Close() { c.http.CloseIdleConnections() }
+
+// ResetSession forgets the sessionId, e.g. after a firmware change.
+func (c *Client) ResetSession() {
+	c.mu.Lock()
+	c.session, c.sessionToken = "", ""
+	c.mu.Unlock()
+}
+
+// Response is one answer of the gateway.
+type Response struct {
+	Path     string
+	Status   int
+	Header   http.Header
+	Body     []byte
+	Duration time.Duration
+}
+
+// Info reads /info, which needs no authentication.
+func (c *Client) Info(ctx context.Context) (Info, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, err := c.do(ctx, PathInfo, "", "")
+	if err != nil {
+		return Info{}, err
+	}
+	if r.Status != http.StatusOK {
+		return Info{}, statusError(r)
+	}
+	return ParseInfo(r.Body)
+}
+
+// GetPublic fetches an endpoint without authentication (/info).
+func (c *Client) GetPublic(ctx context.Context, path string) (Response, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.do(ctx, path, "", "")
+}
+
+// Get fetches an authenticated endpoint and returns the response whatever its
+// status, after the session dance: check_jwt once, then the cookie; on a 401,
+// check_jwt again and retry once.
+func (c *Client) Get(ctx context.Context, path string) (Response, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tok, err := c.tokens.Token()
+	if err != nil {
+		return Response{}, &AuthError{Host: c.base.Host, Reason: err.Error()}
+	}
+	fresh := false
+	if c.session == "" || c.sessionToken != tok.Raw {
+		if err := c.checkJWT(ctx, tok); err != nil {
+			return Response{}, err
+		}
+		fresh = true
+	}
+	r, err := c.do(ctx, path, c.bearer(tok), c.session)
+	if err != nil || r.Status != http.StatusUnauthorized || fresh {
+		return r, err
+	}
+	// The session may have ended (reboot, idle timeout): renew it once.
+	c.session = ""
+	if err := c.checkJWT(ctx, tok); err != nil {
+		return Response{}, err
+	}
+	return c.do(ctx, path, c.bearer(tok), c.session)
+}
+
+// CheckJWT validates the current token on the gateway and opens a session.
+func (c *Client) CheckJWT(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tok, err := c.tokens.Token()
+	if err != nil {
+		return &AuthError{Host: c.base.Host, Reason: err.Error()}
+	}
+	return c.checkJWT(ctx, tok)
+}
+
+// bearer returns the Authorization value to send: none once a session cookie
+// exists, because the gateway checks a JWT at a cost and the cookie suffices.
+func (c *Client) bearer(tok token.Token) string {
+	if c.session != "" {
+		return ""
+	}
+	return "Bearer " + tok.Raw
+}
+
+func (c *Client) checkJWT(ctx context.Context, tok token.Token) error {
+	c.checks.Add(1)
+	c.session, c.sessionToken = "", ""
+	r, err := c.do(ctx, PathCheckJWT, "Bearer "+tok.Raw, "")
+	if err != nil {
+		return err
+	}
+	switch {
+	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
+		return &AuthError{Host: c.base.Host, Status: r.Status,
+			Reason: fmt.Sprintf("the gateway rejected the %s (check_jwt answered %d): it is expired, revoked, or minted for another gateway; get a new token", tok, r.Status)}
+	case r.Status != http.StatusOK:
+		return statusError(r)
+	case !bytes.Contains(r.Body, []byte("Valid token")):
+		return &AuthError{Host: c.base.Host, Status: r.Status, Reason: "check_jwt answered 200 without \"Valid token\": the url may not point at an Envoy"}
+	}
+	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
+		if ck.Name == "sessionId" && ck.Value != "" {
+			c.session = ck.Value
+		}
+	}
+	// Without a cookie we keep sending the Bearer header, which also works.
+	c.sessionToken = tok.Raw
+	return nil
+}
+
+func (c *Client) do(ctx context.Context, path, authorization, session string) (Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	u := c.base.String() + path
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return Response{}, fmt.Errorf("GET %s: %w", path, err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "telegraf-enphase")
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	if session != "" {
+		req.AddCookie(&http.Cookie{Name: "sessionId", Value: session})
+	}
+	c.requests.Add(1)
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Response{}, c.transportError(path, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	r := Response{Path: path, Status: resp.StatusCode, Header: resp.Header, Body: body, Duration: time.Since(start)}
+	if err != nil {
+		return r, c.transportError(path, err)
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return r, &RedirectError{Host: c.base.Host, Path: path, Status: resp.StatusCode, Location: resp.Header.Get("Location")}
+	}
+	return r, nil
+}
+
+// transportError explains network failures with the fix users need; the URL
+// in the message carries no secret.
+func (c *Client) transportError(path string, err error) error {
+	var hint string
+	var unknownAuthority x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var certInvalid x509.CertificateInvalidError
+	var tlsRecord tls.RecordHeaderError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &unknownAuthority) || errors.As(err, &certInvalid):
+		hint = "the gateway's certificate is self-signed: set insecure_skip_verify = true, or tls_ca to its certificate"
+	case errors.As(err, &hostname):
+		hint = "the certificate is for envoy-<serial>, not this address: set tls_server_name = \"envoy-<serial>\" or insecure_skip_verify = true"
+	case errors.As(err, &tlsRecord):
+		hint = "the gateway did not answer TLS: firmware before 7 speaks plain http"
+	case errors.As(err, &dnsErr):
+		hint = fmt.Sprintf("cannot resolve %q (envoy.local often fails in containers): set url to the gateway's IP address", c.base.Hostname())
+	case errors.Is(err, syscall.ECONNREFUSED) && c.base.Scheme == "http":
+		hint = "connection refused: firmware 8.3 closed port 80, use https://"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		hint = "connection refused: check the address and that the gateway is on"
+	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
+		hint = fmt.Sprintf("no answer within %s: the gateway is busy or rebooting (it stalls for a minute or two around 23:00); the next gather will try again", c.timeout)
+	case errors.Is(err, context.Canceled):
+		return fmt.Errorf("GET %s on %s: canceled", path, c.base.Host)
+	}
+	if hint != "" {
+		return &TransportError{Host: c.base.Host, Path: path, Err: err, Hint: hint}
+	}
+	return &TransportError{Host: c.base.Host, Path: path, Err: err}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// TransportError is a failure to get any answer from the gateway.
+type TransportError struct {
+	Host, Path string
+	Err        error
+	Hint       string
+}
+
+func (e *TransportError) Error() string {
+	msg := e.Err.Error()
+	var ue *url.Error
+	if errors.As(e.Err, &ue) {
+		msg = ue.Err.Error()
+	}
+	if e.Hint != "" {
+		return fmt.Sprintf("GET %s on %s: %s (%s)", e.Path, e.Host, e.Hint, msg)
+	}
+	return fmt.Sprintf("GET %s on %s: %s", e.Path, e.Host, msg)
+}
+
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// AuthError means the gateway does not accept our token at all.
+type AuthError struct {
+	Host   string
+	Status int
+	Reason string
+}
+
+func (e *AuthError) Error() string { return fmt.Sprintf("authenticating on %s: %s", e.Host, e.Reason) }
+
+// RedirectError is a 3xx, which we never follow.
+type RedirectError struct {
+	Host, Path string
+	Status     int
+	Location   string
+}
+
+func (e *RedirectError) Error() string {
+	if strings.HasPrefix(e.Location, "https:") {
+		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s; set url to https:// (firmware 7+ only speaks https)", e.Path, e.Host, e.Status, e.Location)
+	}
+	return fmt.Sprintf("GET %s on %s: redirected (%d) to %q, not followed: the endpoint is missing on this firmware", e.Path, e.Host, e.Status, e.Location)
+}
+
+// StatusError is an answer other than 200.
+type StatusError struct {
+	Path        string
+	Status      int
+	ContentType string
+}
+
+func (e *StatusError) Error() string {
+	switch e.Status {
+	case http.StatusNotFound:
+		return fmt.Sprintf("%s: 404, this firmware does not have it", e.Path)
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return fmt.Sprintf("%s: %d, not allowed for this token", e.Path, e.Status)
+	case http.StatusServiceUnavailable:
+		return fmt.Sprintf("%s: 503, the gateway is not ready (starting or updating)", e.Path)
+	}
+	return fmt.Sprintf("%s: HTTP %d", e.Path, e.Status)
+}
+
+func statusError(r Response) error {
+	return &StatusError{Path: r.Path, Status: r.Status, ContentType: r.Header.Get("Content-Type")}
+}
+
+// Decode checks that a response is a 200 JSON body and unmarshals it whole
+// into v. HTML with status 200 (T2), empty bodies (T3), truncated JSON (T4)
+// and JSON error objects (T5) are errors, so nothing half-parsed is emitted.
+func Decode(r Response, v any) error {
+	if r.Status != http.StatusOK {
+		return statusError(r)
+	}
+	b := bytes.TrimSpace(r.Body)
+	if len(b) == 0 {
+		return &BodyError{Path: r.Path, Reason: "empty body"}
+	}
+	if b[0] != '{' && b[0] != '[' {
+		what := "not JSON"
+		if b[0] == '<' {
+			what = "an HTML page instead of JSON"
+		}
+		return &BodyError{Path: r.Path, Reason: what}
+	}
+	if b[0] == '{' {
+		var e struct {
+			Error *string `json:"error"`
+			Err   *string `json:"err"`
+		}
+		if decodeStrict(b, &e) == nil && (e.Error != nil || e.Err != nil) {
+			msg := e.Error
+			if msg == nil {
+				msg = e.Err
+			}
+			if strings.Contains(*msg, "404") {
+				return &StatusError{Path: r.Path, Status: http.StatusNotFound}
+			}
+			// A JSON "error" key with other content may be real data (e.g. error counters) only when more keys exist.
+			var keys map[string]any
+			if decodeStrict(b, &keys) == nil && len(keys) == 1 {
+				return &BodyError{Path: r.Path, Reason: fmt.Sprintf("gateway error %q", *msg)}
+			}
+		}
+	}
+	if err := decodeStrict(b, v); err != nil {
+		return &BodyError{Path: r.Path, Reason: fmt.Sprintf("bad JSON (%v)", err)}
+	}
+	return nil
+}
+
+// BodyError is a 200 whose body is not the data we asked for.
+type BodyError struct {
+	Path, Reason string
+}
+
+func (e *BodyError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Reason) }

@@ -1,0 +1,167 @@
+package envoy
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// Num is a JSON number that may be absent, null or of an unexpected type.
+// Firmware varies field by field (case P14), so a field we cannot read is
+// treated as absent instead of failing the whole endpoint.
+type Num struct {
+	V     float64
+	Valid bool
+}
+
+// UnmarshalJSON keeps numbers (int or float) and ignores anything else.
+func (n *Num) UnmarshalJSON(b []byte) error {
+	*n = Num{}
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] == 'n' || b[0] == '"' || b[0] == '{' || b[0] == '[' || b[0] == 't' || b[0] == 'f' {
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return nil
+	}
+	*n = Num{V: v, Valid: true}
+	return nil
+}
+
+// Epoch is a Unix time in seconds from the gateway's clock. Zero, pre-2000 or
+// non-numeric values (case C2: "Wed Dec 31 18:00:00 1969\n") mean unknown.
+type Epoch int64
+
+// UnmarshalJSON accepts integers and floats; anything else is unknown (0).
+func (e *Epoch) UnmarshalJSON(b []byte) error {
+	var n Num
+	_ = n.UnmarshalJSON(b)
+	*e = 0
+	if n.Valid {
+		*e = Epoch(n.V)
+	}
+	return nil
+}
+
+// minEpoch is 2000-01-01: gateways were not made before it, so earlier stamps
+// are a clock that has not been set.
+const minEpoch = 946684800
+
+// Time is the UTC instant (case C4: the gateway sends UTC epochs) and false
+// when the stamp is unknown.
+func (e Epoch) Time() (time.Time, bool) {
+	if e < minEpoch {
+		return time.Time{}, false
+	}
+	return time.Unix(int64(e), 0).UTC(), true
+}
+
+// Production is /production.json?details=1.
+type Production struct {
+	Production  []Reading `json:"production"`
+	Consumption []Reading `json:"consumption"`
+	Storage     []Storage `json:"storage"`
+}
+
+// Reading is one entry of production.json: the inverters' own totals
+// (type "inverters") or a CT (type "eim") with optional per-phase lines.
+type Reading struct {
+	Type            string `json:"type"`
+	ActiveCount     Num    `json:"activeCount"`
+	MeasurementType string `json:"measurementType"`
+	ReadingTime     Epoch  `json:"readingTime"`
+	Values
+	Lines []Values `json:"lines"`
+}
+
+// Values are the measured quantities of a production.json entry or line.
+type Values struct {
+	WNow             Num `json:"wNow"`
+	WhLifetime       Num `json:"whLifetime"`
+	WhToday          Num `json:"whToday"`
+	WhLastSevenDays  Num `json:"whLastSevenDays"`
+	VarhLeadLifetime Num `json:"varhLeadLifetime"`
+	VarhLagLifetime  Num `json:"varhLagLifetime"`
+	VahLifetime      Num `json:"vahLifetime"`
+	RmsCurrent       Num `json:"rmsCurrent"`
+	RmsVoltage       Num `json:"rmsVoltage"`
+	ReactPwr         Num `json:"reactPwr"`
+	ApprntPwr        Num `json:"apprntPwr"`
+	PwrFactor        Num `json:"pwrFactor"`
+}
+
+// Active reports whether the entry describes something that is there: an eim
+// entry with activeCount 0 is a CT that is absent or disabled and holds
+// garbage (case P4).
+func (r Reading) Active() bool { return r.ActiveCount.Valid && r.ActiveCount.V > 0 }
+
+// Storage is a production.json storage entry (AC Batteries).
+type Storage struct {
+	Type        string `json:"type"`
+	ActiveCount Num    `json:"activeCount"`
+	ReadingTime Epoch  `json:"readingTime"`
+	WNow        Num    `json:"wNow"`
+	WhNow       Num    `json:"whNow"`
+	State       string `json:"state"`
+	PercentFull Num    `json:"percentFull"`
+}
+
+// Meter is one CT's configuration from /ivp/meters.
+type Meter struct {
+	EID             int64    `json:"eid"`
+	State           string   `json:"state"`
+	MeasurementType string   `json:"measurementType"`
+	PhaseMode       string   `json:"phaseMode"`
+	PhaseCount      Num      `json:"phaseCount"`
+	MeteringStatus  string   `json:"meteringStatus"`
+	StatusFlags     []string `json:"statusFlags"`
+}
+
+// Enabled reports whether the CT is configured; readings of disabled meters
+// are noise (case P11).
+func (m Meter) Enabled() bool { return m.State == "enabled" }
+
+// MeterReading is one entry of /ivp/meters/readings.
+type MeterReading struct {
+	EID       int64 `json:"eid"`
+	Timestamp Epoch `json:"timestamp"`
+	MeterValues
+	Channels []MeterValues `json:"channels"`
+}
+
+// MeterValues are a CT's readings, in aggregate or per phase channel.
+type MeterValues struct {
+	ActEnergyDlvd   Num `json:"actEnergyDlvd"`
+	ActEnergyRcvd   Num `json:"actEnergyRcvd"`
+	ApparentEnergy  Num `json:"apparentEnergy"`
+	ReactEnergyLagg Num `json:"reactEnergyLagg"`
+	ReactEnergyLead Num `json:"reactEnergyLead"`
+	ActivePower     Num `json:"activePower"`
+	ApparentPower   Num `json:"apparentPower"`
+	ReactivePower   Num `json:"reactivePower"`
+	PwrFactor       Num `json:"pwrFactor"`
+	Voltage         Num `json:"voltage"`
+	Current         Num `json:"current"`
+	Freq            Num `json:"freq"`
+}
+
+// Inverter is one entry of /api/v1/production/inverters.
+type Inverter struct {
+	SerialNumber    string `json:"serialNumber"`
+	LastReportDate  Epoch  `json:"lastReportDate"`
+	DevType         Num    `json:"devType"`
+	LastReportWatts Num    `json:"lastReportWatts"`
+	MaxReportWatts  Num    `json:"maxReportWatts"`
+}
+
+// Microinverter reports whether the entry is a PV microinverter: devType 1, or
+// no devType at all on older firmware. devType 11 is an AC Battery.
+func (i Inverter) Microinverter() bool { return !i.DevType.Valid || i.DevType.V == 1 }
+
+// decodeStrict unmarshals a whole body; a body that fails to parse yields
+// nothing, never half-filled values (case T4).
+func decodeStrict(b []byte, v any) error {
+	return json.Unmarshal(b, v)
+}

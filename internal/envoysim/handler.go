@@ -1,0 +1,138 @@
+package envoysim
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	serverHeader  = "openresty/1.17.8.1"
+	validTokenMsg = "<!DOCTYPE html><h2>Valid token.</h2>\n"
+	page401       = `<html><head><title>401 Authorization Required</title></head><body><center><h1>401 Authorization Required</h1></center><hr><center>openresty/1.17.8.1</center><script>window.location.href="/home";</script></body></html>` + "\n"
+	page405       = `<html><head><title>405 Not Allowed</title></head><body><center><h1>405 Not Allowed</h1></center><hr><center>openresty/1.17.8.1</center></body></html>` + "\n"
+	body404       = `{ "error" : "404 - Not Found" }`
+)
+
+// Handler serves the simulated gateway. It never redirects.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Server", serverHeader)
+	path := r.URL.Path
+	if strings.HasPrefix(path, "/__sim/") {
+		s.serveSim(w, r)
+		return
+	}
+	key := path
+	if r.URL.RawQuery != "" {
+		key += "?" + r.URL.RawQuery
+	}
+	s.mu.Lock()
+	s.stats.Requests[key]++
+	s.stats.Total++
+	s.mu.Unlock()
+
+	if path == "/auth/check_jwt" {
+		s.serveCheckJWT(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		notAllowed(w, "GET, HEAD")
+		return
+	}
+	if path != "/info" && path != "/info.xml" && !s.authorized(r) {
+		s.unauthorized(w)
+		return
+	}
+	s.serveCapture(w, r, key)
+}
+
+func (s *Server) serveCheckJWT(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.stats.CheckJWT++
+	s.mu.Unlock()
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost:
+	default:
+		notAllowed(w, "GET, HEAD, POST")
+		return
+	}
+	tok, ok := bearer(r)
+	if !ok || !s.validToken(tok) {
+		s.unauthorized(w)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.newSession(), Path: "/", Secure: true, HttpOnly: true})
+	write(w, http.StatusOK, "text/html", []byte(validTokenMsg))
+}
+
+func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, key string) {
+	rep, found, err := s.lookup(key)
+	if err != nil {
+		write(w, http.StatusInternalServerError, "text/plain", []byte("envoysim: "+err.Error()+"\n"))
+		return
+	}
+	if !found {
+		write(w, http.StatusNotFound, "application/json", []byte(body404))
+		return
+	}
+	if d := time.Duration(float64(rep.delay) * s.opts.LatencyScale); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // client gone: nobody to answer
+		}
+	}
+	write(w, rep.code, rep.contentType, rep.body)
+}
+
+// serveSim answers the simulator's own control endpoints, without auth or counting.
+func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/__sim/stats":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			notAllowed(w, "GET, HEAD")
+			return
+		}
+		body, err := json.Marshal(s.Stats())
+		if err != nil {
+			write(w, http.StatusInternalServerError, "text/plain", []byte(err.Error()))
+			return
+		}
+		write(w, http.StatusOK, "application/json", append(body, '\n'))
+	case "/__sim/expire_sessions":
+		if r.Method != http.MethodPost {
+			notAllowed(w, "POST")
+			return
+		}
+		s.ExpireSessions()
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		write(w, http.StatusNotFound, "application/json", []byte(body404))
+	}
+}
+
+func (s *Server) unauthorized(w http.ResponseWriter) {
+	s.mu.Lock()
+	s.stats.Unauthorized++
+	s.mu.Unlock()
+	write(w, http.StatusUnauthorized, "text/html", []byte(page401))
+}
+
+func notAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	write(w, http.StatusMethodNotAllowed, "text/html", []byte(page405))
+}
+
+func write(w http.ResponseWriter, code int, contentType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(code)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,196 @@
+// Package envoysim simulates a firmware 7/8 Enphase Envoy / IQ Gateway: it
+// serves a capture folder (pyenphase fixture layout, see package capture) over
+// HTTPS, with the gateway's JWT check, sessionId cookies and 401 pages, so the
+// plugin can be tested end to end without hardware.
+package envoysim
+
+import (
+	"crypto/ecdsa"
+	"crypto/tls"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configure a Server. The zero value serves the embedded demo capture.
+type Options struct {
+	Captures      fs.FS            // nil → the embedded demo capture
+	TokenLifetime time.Duration    // lifetime of tokens minted by Token(); default 365*24h
+	Role          string           // enphaseUser claim; default "owner"
+	SessionTTL    time.Duration    // sessionId cookie idle timeout (sliding); default 10m
+	LatencyScale  float64          // multiplies captured duration_seconds; 0 = answer at once
+	Now           func() time.Time // default time.Now; used for exp/iat/session expiry
+}
+
+// Stats counts the requests the simulator answered (not /__sim/*).
+type Stats struct {
+	Requests     map[string]int `json:"requests"` // by path as requested, with query
+	CheckJWT     int            `json:"check_jwt"`
+	Unauthorized int            `json:"unauthorized"` // 401s from the sim's own auth check, not captured 401s
+	Total        int            `json:"total"`
+}
+
+// Server is one simulated gateway. Its methods are safe for concurrent use.
+type Server struct {
+	opts     Options
+	fsys     fs.FS
+	serial   string
+	firmware string
+
+	key   *ecdsa.PrivateKey
+	kid   string
+	token string
+
+	cert    tls.Certificate
+	certPEM []byte
+
+	mu       sync.Mutex
+	sessions map[string]time.Time // sessionId → last use
+	stats    Stats
+	srv      *http.Server
+	closed   bool
+}
+
+// New reads the capture's info file and prepares keys, token and certificate.
+func New(opts Options) (*Server, error) {
+	if opts.Captures == nil {
+		demo, err := demoFS()
+		if err != nil {
+			return nil, err
+		}
+		opts.Captures = demo
+	}
+	if opts.TokenLifetime == 0 {
+		opts.TokenLifetime = 365 * 24 * time.Hour
+	}
+	if opts.Role == "" {
+		opts.Role = "owner"
+	}
+	if opts.SessionTTL == 0 {
+		opts.SessionTTL = 10 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.TokenLifetime < 0 || opts.SessionTTL < 0 || opts.LatencyScale < 0 {
+		return nil, errors.New("envoysim: TokenLifetime, SessionTTL and LatencyScale must not be negative")
+	}
+
+	s := &Server{
+		opts:     opts,
+		fsys:     opts.Captures,
+		sessions: make(map[string]time.Time),
+		stats:    Stats{Requests: make(map[string]int)},
+	}
+	var err error
+	if s.serial, s.firmware, err = readInfo(s.fsys); err != nil {
+		return nil, err
+	}
+	if err := s.initKeys(); err != nil {
+		return nil, err
+	}
+	if err := s.initCert(); err != nil {
+		return nil, err
+	}
+	now := opts.Now()
+	s.token = s.MintToken(s.serial, opts.Role, now, now.Add(opts.TokenLifetime))
+	return s, nil
+}
+
+func readInfo(fsys fs.FS) (serial, firmware string, err error) {
+	data, err := fs.ReadFile(fsys, "info")
+	if err != nil {
+		return "", "", fmt.Errorf("envoysim: capture has no info file: %w", err)
+	}
+	var info struct {
+		Device struct {
+			SN       string `xml:"sn"`
+			Software string `xml:"software"`
+		} `xml:"device"`
+	}
+	if err := xml.Unmarshal(data, &info); err != nil {
+		return "", "", fmt.Errorf("envoysim: info is not valid XML: %w", err)
+	}
+	serial = strings.TrimSpace(info.Device.SN)
+	if serial == "" {
+		return "", "", errors.New("envoysim: info has no <envoy_info><device><sn>")
+	}
+	return serial, strings.TrimSpace(info.Device.Software), nil
+}
+
+// Serial is the gateway serial from info (<sn>), the aud of valid tokens.
+func (s *Server) Serial() string { return s.serial }
+
+// Firmware is <software> from info, e.g. "D8.2.4345".
+func (s *Server) Firmware() string { return s.firmware }
+
+// Token is a valid JWT for this gateway, minted at New.
+func (s *Server) Token() string { return s.token }
+
+// Start listens with TLS on addr and serves in the background. It returns the
+// base URL, e.g. https://127.0.0.1:PORT.
+func (s *Server) Start(addr string) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return "", errors.New("envoysim: server closed")
+	}
+	if s.srv != nil {
+		return "", errors.New("envoysim: already started")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	s.srv = srv
+	go func() { _ = srv.Serve(tls.NewListener(ln, s.TLSConfig())) }()
+
+	tcp := ln.Addr().(*net.TCPAddr)
+	host := tcp.IP
+	if host.IsUnspecified() {
+		// Listening on all interfaces: hand out an address the cert covers.
+		host = net.IPv4(127, 0, 0, 1)
+	}
+	return "https://" + net.JoinHostPort(host.String(), fmt.Sprint(tcp.Port)), nil
+}
+
+// Close stops the listener and drops open connections.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	srv := s.srv
+	s.closed = true
+	s.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	return srv.Close()
+}
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Requests = make(map[string]int, len(s.stats.Requests))
+	for k, v := range s.stats.Requests {
+		st.Requests[k] = v
+	}
+	return st
+}
+
+// ExpireSessions drops every sessionId, as a gateway reboot does.
+func (s *Server) ExpireSessions() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.sessions)
+}

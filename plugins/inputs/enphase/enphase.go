@@ -1,0 +1,215 @@
+//go:generate go run github.com/influxdata/telegraf/tools/readme_config_includer@v1.37.2
+
+// Package enphase is the Telegraf input for one Enphase Envoy / IQ Gateway,
+// read over its local API. Gateways is the set of them that the execd binary
+// runs in one process.
+package enphase
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/plugins/inputs"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
+)
+
+//go:embed sample.conf
+var sampleConfig string
+
+// Defaults, chosen for a weak gateway polled every 15 s.
+const (
+	defaultTimeout           = 10 * time.Second
+	defaultGatherTimeout     = 14 * time.Second
+	defaultInvertersInterval = 5 * time.Minute
+	defaultInfoInterval      = 4 * time.Hour
+	defaultReprobeInterval   = time.Hour
+
+	// Inverters report every 5 to 15 minutes; polling faster only loads the gateway.
+	minInvertersInterval = 5 * time.Minute
+)
+
+// Enphase reads one gateway.
+type Enphase struct {
+	URL                string          `toml:"url"`
+	TokenFile          string          `toml:"token_file"`
+	Token              string          `toml:"token"`
+	Serial             string          `toml:"serial"`
+	InsecureSkipVerify bool            `toml:"insecure_skip_verify"`
+	TLSCA              string          `toml:"tls_ca"`
+	TLSServerName      string          `toml:"tls_server_name"`
+	Timeout            config.Duration `toml:"timeout"`
+	GatherTimeout      config.Duration `toml:"gather_timeout"`
+	InvertersInterval  config.Duration `toml:"inverters_interval"`
+	InfoInterval       config.Duration `toml:"info_interval"`
+	ReprobeInterval    config.Duration `toml:"reprobe_interval"`
+
+	Log telegraf.Logger `toml:"-"`
+
+	client *envoy.Client
+	tokens envoy.TokenSource
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	running      sync.Mutex // held for the whole of a gather: overlapping gathers skip
+	runningSince time.Time  // guarded by stateMu
+	stateMu      sync.Mutex
+	state        state
+
+	now func() time.Time
+}
+
+// New returns a plugin with its defaults, as the factory registered with Telegraf.
+func New() *Enphase {
+	return &Enphase{
+		Timeout:           config.Duration(defaultTimeout),
+		GatherTimeout:     config.Duration(defaultGatherTimeout),
+		InvertersInterval: config.Duration(defaultInvertersInterval),
+		InfoInterval:      config.Duration(defaultInfoInterval),
+		ReprobeInterval:   config.Duration(defaultReprobeInterval),
+	}
+}
+
+func init() {
+	inputs.Add("enphase", func() telegraf.Input { return New() })
+}
+
+// SampleConfig returns the documented configuration of one gateway.
+func (*Enphase) SampleConfig() string { return sampleConfig }
+
+// ConfigError is a configuration problem, naming the key to fix.
+type ConfigError struct {
+	Key    string
+	Reason string
+}
+
+func (e *ConfigError) Error() string { return e.Key + ": " + e.Reason }
+
+// Init validates the configuration and builds the client; it does no network I/O.
+func (e *Enphase) Init() error {
+	u, err := envoy.ParseURL(e.URL)
+	if err != nil {
+		return &ConfigError{Key: "url", Reason: err.Error()}
+	}
+	switch {
+	case e.TokenFile != "" && e.Token != "":
+		return &ConfigError{Key: "token", Reason: "set either token_file or token, not both"}
+	case e.TokenFile != "":
+		src := &token.FileSource{Path: e.TokenFile}
+		if _, err := src.Token(); err != nil {
+			return &ConfigError{Key: "token_file", Reason: err.Error() + " (get a token as the README says, or run 'telegraf-enphase token fetch')"}
+		}
+		e.tokens = src
+	case e.Token != "":
+		t, err := token.Parse(e.Token)
+		if err != nil {
+			return &ConfigError{Key: "token", Reason: err.Error()}
+		}
+		e.tokens = token.Static{T: t}
+	default:
+		return &ConfigError{Key: "token_file", Reason: "required: the path of a file holding the gateway's JWT (or set token)"}
+	}
+	if e.Timeout <= 0 || time.Duration(e.Timeout) > 2*time.Minute {
+		return &ConfigError{Key: "timeout", Reason: fmt.Sprintf("%s is out of range: use a per-request timeout between 1s and 2m (default %s)", time.Duration(e.Timeout), defaultTimeout)}
+	}
+	if e.GatherTimeout < e.Timeout {
+		return &ConfigError{Key: "gather_timeout", Reason: fmt.Sprintf("%s is shorter than timeout (%s): a gather must fit at least one request", time.Duration(e.GatherTimeout), time.Duration(e.Timeout))}
+	}
+	if time.Duration(e.InvertersInterval) < minInvertersInterval {
+		return &ConfigError{Key: "inverters_interval", Reason: fmt.Sprintf("%s is too short: inverters report every 5 to 15 minutes and faster polling loads the gateway; use %s or more", time.Duration(e.InvertersInterval), minInvertersInterval)}
+	}
+	if e.InfoInterval <= 0 {
+		return &ConfigError{Key: "info_interval", Reason: "must be positive (default 4h)"}
+	}
+	if e.ReprobeInterval <= 0 {
+		return &ConfigError{Key: "reprobe_interval", Reason: "must be positive (default 1h)"}
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: e.InsecureSkipVerify, ServerName: e.TLSServerName} //nolint:gosec // gateways have self-signed certificates; the user chooses
+	if e.TLSCA != "" {
+		pem, err := os.ReadFile(e.TLSCA)
+		if err != nil {
+			return &ConfigError{Key: "tls_ca", Reason: err.Error()}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return &ConfigError{Key: "tls_ca", Reason: fmt.Sprintf("%s holds no PEM certificate", e.TLSCA)}
+		}
+		tlsCfg.RootCAs = pool
+	}
+	e.client = envoy.New(envoy.Config{URL: u, TLS: tlsCfg, Timeout: time.Duration(e.Timeout), Tokens: e.tokens})
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.Log == nil {
+		return errors.New("enphase: no logger set")
+	}
+	return nil
+}
+
+// Start satisfies telegraf.ServiceInput so that Stop can abort a gather in flight.
+func (*Enphase) Start(telegraf.Accumulator) error { return nil }
+
+// Stop cancels any request in flight and waits for the gather to end.
+func (e *Enphase) Stop() {
+	if e.cancel != nil {
+		e.cancel()
+	}
+	e.running.Lock()
+	defer e.running.Unlock()
+	if e.client != nil {
+		e.client.Close()
+	}
+}
+
+// Name identifies the gateway in messages: its serial once known, else its address.
+func (e *Enphase) Name() string {
+	e.stateMu.Lock()
+	defer e.stateMu.Unlock()
+	if e.state.info != nil {
+		return "envoy " + e.state.info.Serial
+	}
+	if e.client != nil {
+		return "envoy at " + e.client.Host()
+	}
+	return "envoy at " + e.URL
+}
+
+// Gather reads the gateway once. A gather still running when the next one is
+// due makes that one skip with a warning: queueing would pile load on a
+// gateway that is already slow.
+func (e *Enphase) Gather(acc telegraf.Accumulator) error {
+	if !e.running.TryLock() {
+		e.stateMu.Lock()
+		since := e.runningSince
+		e.stateMu.Unlock()
+		e.Log.Warnf("%s: previous gather still running after %s; skipping this one", e.Name(), e.now().Sub(since).Round(time.Millisecond))
+		return nil
+	}
+	defer e.running.Unlock()
+	now := e.now()
+	e.stateMu.Lock()
+	e.runningSince = now
+	e.stateMu.Unlock()
+	ctx, cancel := context.WithTimeout(e.ctx, time.Duration(e.GatherTimeout))
+	defer cancel()
+	return e.gather(ctx, acc, now)
+}
+
+// Get fetches one endpoint with authentication, for 'telegraf-enphase get'.
+func (e *Enphase) Get(ctx context.Context, path string) (envoy.Response, error) {
+	if path == envoy.PathInfo || path == "/info.xml" {
+		return e.client.GetPublic(ctx, path)
+	}
+	return e.client.Get(ctx, path)
+}

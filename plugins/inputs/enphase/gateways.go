@@ -1,0 +1,86 @@
+package enphase
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/influxdata/telegraf"
+)
+
+// Gateways runs several gateways in one execd process (Telegraf's shim runs
+// a single input). Each gateway gathers in its own goroutine, so a slow one
+// never delays the others, and Gather returns at once: the shim's loop stays
+// free to see stdin close, and Stop aborts requests in flight.
+type Gateways struct {
+	List []*Enphase
+	Log  telegraf.Logger
+
+	wg sync.WaitGroup
+}
+
+// SampleConfig returns the configuration of one gateway.
+func (*Gateways) SampleConfig() string { return sampleConfig }
+
+// Start satisfies telegraf.ServiceInput.
+func (*Gateways) Start(telegraf.Accumulator) error { return nil }
+
+// Gather starts a gather of every gateway that is not still busy.
+func (g *Gateways) Gather(acc telegraf.Accumulator) error {
+	errAcc := logErrors{Accumulator: acc, log: g.Log}
+	for _, e := range g.List {
+		g.wg.Add(1)
+		go func() {
+			defer g.wg.Done()
+			if err := e.Gather(errAcc); err != nil && !errors.Is(err, context.Canceled) {
+				errAcc.AddError(err)
+			}
+		}()
+	}
+	return nil
+}
+
+// Stop cancels every gather in flight and waits for them, so that no metric
+// is added after the shim closes its output.
+func (g *Gateways) Stop() {
+	for _, e := range g.List {
+		if e.cancel != nil {
+			e.cancel()
+		}
+	}
+	g.wg.Wait()
+	for _, e := range g.List {
+		e.Stop()
+	}
+}
+
+// GatherOnce gathers every gateway once, concurrently, and waits; it returns
+// the errors of gateways that could not be read at all, joined (for 'dump');
+// partial errors go to the log.
+func (g *Gateways) GatherOnce(acc telegraf.Accumulator) error {
+	acc = logErrors{Accumulator: acc, log: g.Log}
+	errs := make([]error, len(g.List))
+	var wg sync.WaitGroup
+	for i, e := range g.List {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = e.Gather(acc)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// logErrors sends errors to the plugin's level-prefixed logger: the shim's
+// own accumulator logs them with a timestamp first, which execd cannot parse.
+type logErrors struct {
+	telegraf.Accumulator
+	log telegraf.Logger
+}
+
+func (a logErrors) AddError(err error) {
+	if err != nil {
+		a.log.Error(err.Error())
+	}
+}

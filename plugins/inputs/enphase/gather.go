@@ -1,0 +1,271 @@
+package enphase
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+)
+
+// state is what a gateway's gathers remember between runs.
+type state struct {
+	info     *envoy.Info
+	infoNext time.Time // when /info is due again
+	meters   []envoy.Meter
+	metersAt time.Time // when /ivp/meters is due again
+
+	invertersNext time.Time
+	lastReport    map[string]envoy.Epoch // inverter serial → last emitted lastReportDate
+
+	dropped map[string]time.Time // endpoint → when to probe it again
+}
+
+// optional endpoints are dropped for reprobe_interval when the gateway lacks
+// them (404) or refuses them to this token (401 after a fresh check_jwt).
+var optional = map[string]bool{
+	envoy.PathMeters:        true,
+	envoy.PathMeterReadings: true,
+	envoy.PathInverters:     true,
+}
+
+// gatherStats counts what one gather did, for enphase_gateway.
+type gatherStats struct {
+	ok, failed int64
+	errs       []error
+}
+
+func (s *gatherStats) fail(err error) {
+	s.failed++
+	s.errs = append(s.errs, err)
+}
+
+// ErrUnreadable wraps the reason a gateway yielded no data at all.
+var ErrUnreadable = errors.New("gateway could not be read")
+
+func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time.Time) error {
+	requestsBefore := e.client.Requests()
+	st := &e.state
+	var stats gatherStats
+
+	info, err := e.refreshInfo(ctx, now)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
+	}
+	tok, err := e.tokens.Token()
+	if err == nil {
+		err = tok.CheckSerial(info.Serial)
+	}
+	if err == nil && tok.Expired(now) {
+		err = fmt.Errorf("the %s has expired: get a new one (see the README, 'Getting a token')", tok)
+	}
+	if err != nil {
+		e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, gatherStats{failed: 1})
+		return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
+	}
+
+	// step fetches one endpoint; it returns false when nothing was decoded, and
+	// an error only when the rest of the gather is futile.
+	step := func(path string, v any) (bool, error) {
+		err := e.fetch(ctx, path, now, v)
+		switch {
+		case err == nil:
+			stats.ok++
+			return true, nil
+		case errors.Is(err, errDropped):
+			return false, nil
+		}
+		if fatal := stopOnAuth(ctx, err); fatal != nil {
+			return false, fatal
+		}
+		stats.fail(err)
+		return false, nil
+	}
+
+	// CT configuration changes rarely: read it with /info, not every gather.
+	if !now.Before(st.metersAt) {
+		var meters []envoy.Meter
+		ok, err := step(envoy.PathMeters, &meters)
+		if err != nil {
+			return e.fatal(acc, info, now, requestsBefore, err)
+		}
+		switch {
+		case ok:
+			st.meters = meters
+			st.metersAt = now.Add(time.Duration(e.InfoInterval))
+		case e.isDropped(envoy.PathMeters, now):
+			st.meters = nil
+			st.metersAt = now.Add(time.Duration(e.ReprobeInterval))
+		}
+	}
+
+	var prod envoy.Production
+	ok, err := step(envoy.PathProduction, &prod)
+	if err != nil {
+		return e.fatal(acc, info, now, requestsBefore, err)
+	}
+	if ok {
+		addProduction(acc, info.Serial, prod, phaseCount(st.meters), now)
+	}
+
+	// Readings are joined to meters by eid, so without the CT list they are useless.
+	if enabled := enabledMeters(st.meters); len(enabled) > 0 {
+		var readings []envoy.MeterReading
+		ok, err := step(envoy.PathMeterReadings, &readings)
+		if err != nil {
+			return e.fatal(acc, info, now, requestsBefore, err)
+		}
+		if ok {
+			addMeterReadings(acc, info.Serial, enabled, readings, now)
+		}
+	}
+
+	if !now.Before(st.invertersNext) {
+		var invs []envoy.Inverter
+		ok, err := step(envoy.PathInverters, &invs)
+		if err != nil {
+			return e.fatal(acc, info, now, requestsBefore, err)
+		}
+		// On failure, try again next gather rather than a whole interval later.
+		if ok {
+			st.invertersNext = now.Add(time.Duration(e.InvertersInterval))
+			if st.lastReport == nil {
+				st.lastReport = make(map[string]envoy.Epoch)
+			}
+			addInverters(acc, info.Serial, invs, st.lastReport, now)
+		}
+	}
+
+	e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, stats)
+	for _, err := range stats.errs {
+		acc.AddError(fmt.Errorf("%s: %w", e.Name(), err))
+	}
+	if stats.ok == 0 && stats.failed > 0 {
+		return fmt.Errorf("%w: %s: every endpoint failed", ErrUnreadable, e.Name())
+	}
+	return nil
+}
+
+// fatal ends a gather on an error that makes every further request futile.
+func (e *Enphase) fatal(acc telegraf.Accumulator, info envoy.Info, now time.Time, requestsBefore int64, err error) error {
+	e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, gatherStats{failed: 1})
+	return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
+}
+
+// stopOnAuth returns the error if it means no further request can succeed:
+// the token is refused, or the gather ran out of time or was stopped.
+func stopOnAuth(ctx context.Context, err error) error {
+	var auth *envoy.AuthError
+	if errors.As(err, &auth) {
+		return err
+	}
+	if err != nil && ctx.Err() != nil {
+		return err
+	}
+	return nil
+}
+
+// refreshInfo reads /info when it is due: at start, every info_interval, and
+// after errors, to catch reboots and firmware pushes.
+func (e *Enphase) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, error) {
+	st := &e.state
+	if st.info != nil && now.Before(st.infoNext) {
+		return *st.info, nil
+	}
+	info, err := e.client.Info(ctx)
+	if err != nil {
+		return envoy.Info{}, err
+	}
+	if e.Serial != "" && info.Serial != e.Serial {
+		return envoy.Info{}, fmt.Errorf("the gateway at %s has serial %s, not the configured serial %s: check url (a DHCP change?) or serial", e.client.Host(), info.Serial, e.Serial)
+	}
+	if !info.Version.AtLeast(7, 0, 0) {
+		return envoy.Info{}, fmt.Errorf("firmware %s is older than 7: this release reads token-protected gateways (firmware 7 and 8) only", info.Firmware)
+	}
+	if st.info != nil && st.info.Firmware != info.Firmware {
+		e.Log.Infof("envoy %s: firmware changed from %s to %s; probing endpoints again", info.Serial, st.info.Firmware, info.Firmware)
+		st.dropped = nil
+		st.metersAt = time.Time{}
+		e.client.ResetSession()
+	}
+	e.stateMu.Lock()
+	st.info = &info
+	e.stateMu.Unlock()
+	st.infoNext = now.Add(time.Duration(e.InfoInterval))
+	return info, nil
+}
+
+func (e *Enphase) isDropped(path string, now time.Time) bool {
+	until, ok := e.state.dropped[path]
+	return ok && now.Before(until)
+}
+
+// errDropped marks an endpoint skipped because the gateway lacks it.
+var errDropped = errors.New("endpoint dropped")
+
+// fetch gets and decodes one endpoint, dropping optional ones the gateway
+// lacks until reprobe_interval has passed.
+func (e *Enphase) fetch(ctx context.Context, path string, now time.Time, v any) error {
+	st := &e.state
+	if e.isDropped(path, now) {
+		return errDropped
+	}
+	r, err := e.client.Get(ctx, path)
+	if err == nil {
+		err = envoy.Decode(r, v)
+	}
+	if err == nil {
+		delete(st.dropped, path)
+		return nil
+	}
+	var se *envoy.StatusError
+	if errors.As(err, &se) {
+		missing := se.Status == http.StatusNotFound
+		refused := se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden
+		if missing || (refused && optional[path]) {
+			if st.dropped == nil {
+				st.dropped = make(map[string]time.Time)
+			}
+			st.dropped[path] = now.Add(time.Duration(e.ReprobeInterval))
+			e.Log.Infof("%s: %s; not asking again for %s", e.Name(), err, time.Duration(e.ReprobeInterval))
+			return errDropped
+		}
+		if se.Status >= 500 {
+			e.state.infoNext = time.Time{} // a reboot or update may be under way
+		}
+		return err
+	}
+	var te *envoy.TransportError
+	if errors.As(err, &te) {
+		e.state.infoNext = time.Time{}
+	}
+	return err
+}
+
+// enabledMeters returns the CTs that are configured.
+func enabledMeters(meters []envoy.Meter) map[int64]envoy.Meter {
+	out := make(map[int64]envoy.Meter, len(meters))
+	for _, m := range meters {
+		if m.Enabled() {
+			out[m.EID] = m
+		}
+	}
+	return out
+}
+
+// phaseCount is the number of phases the CTs measure, 0 when unknown; it is
+// the authority over production.json's lines, which always come in threes on
+// recent firmware (case P3).
+func phaseCount(meters []envoy.Meter) int {
+	n := 0
+	for _, m := range meters {
+		if m.Enabled() && m.PhaseCount.Valid && int(m.PhaseCount.V) > n {
+			n = int(m.PhaseCount.V)
+		}
+	}
+	return n
+}

@@ -1,0 +1,258 @@
+package enphase
+
+import (
+	"strings"
+	"time"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+)
+
+// This file is the one place that maps the gateway's JSON to metrics. Every
+// measured value is a float64, whatever the JSON held (7.6.175 sends "wNow":
+// 751 next to 488.154), so a field never changes type between gathers or
+// gateways. Values pass through unclamped: negative production at night is
+// real (case V1).
+
+// Measurement names.
+const (
+	mProduction  = "enphase_production"
+	mConsumption = "enphase_consumption"
+	mMeter       = "enphase_meter"
+	mInverter    = "enphase_inverter"
+	mGateway     = "enphase_gateway"
+)
+
+type fields map[string]any
+
+// put adds a present value.
+func (f fields) put(key string, n envoy.Num) {
+	if n.Valid {
+		f[key] = n.V
+	}
+}
+
+// putCounter adds a lifetime counter unless it reads 0: a zero is a gateway
+// that has just booted or updated, never a real lifetime (cases V8, P7), and
+// writing it would make every difference() spike.
+func (f fields) putCounter(key string, n envoy.Num) {
+	if n.Valid && n.V != 0 {
+		f[key] = n.V
+	}
+}
+
+func phaseName(i int) string { return "L" + string(rune('1'+i)) }
+
+// phasesToEmit is how many of lines/channels describe real phases: the CT
+// phase count when /ivp/meters gave one, else up to the last line holding any
+// non-zero value (unused phases read all zeros, case P3).
+func phasesToEmit[T any](lines []T, count int, nonZero func(T) bool) int {
+	if count > 0 {
+		return min(count, len(lines))
+	}
+	n := 0
+	for i, l := range lines {
+		if nonZero(l) {
+			n = i + 1
+		}
+	}
+	return n
+}
+
+// productionFields maps a production.json entry or line. The aggregate
+// rmsVoltage and rmsCurrent are sums over the phases (case V2), so they are
+// emitted only per phase.
+func productionFields(v envoy.Values, perPhase, daily bool) fields {
+	f := fields{}
+	f.put("power_w", v.WNow)
+	f.putCounter("energy_lifetime_wh", v.WhLifetime)
+	if daily {
+		f.put("energy_today_wh", v.WhToday)
+		f.put("energy_last_seven_days_wh", v.WhLastSevenDays)
+	}
+	f.putCounter("reactive_energy_lead_lifetime_varh", v.VarhLeadLifetime)
+	f.putCounter("reactive_energy_lag_lifetime_varh", v.VarhLagLifetime)
+	f.putCounter("apparent_energy_lifetime_vah", v.VahLifetime)
+	f.put("reactive_power_var", v.ReactPwr)
+	f.put("apparent_power_va", v.ApprntPwr)
+	f.put("power_factor", v.PwrFactor)
+	if perPhase {
+		f.put("voltage_v", v.RmsVoltage)
+		f.put("current_a", v.RmsCurrent)
+	}
+	return f
+}
+
+func valuesNonZero(v envoy.Values) bool {
+	for _, n := range []envoy.Num{v.WNow, v.WhLifetime, v.RmsCurrent, v.RmsVoltage, v.ApprntPwr, v.ReactPwr} {
+		if n.Valid && n.V != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// addRows emits an eim entry's total and its phases.
+func addRows(acc telegraf.Accumulator, name string, tags map[string]string, r envoy.Reading, phases int, daily bool, now time.Time) {
+	add(acc, name, withTag(tags, "phase", "total"), productionFields(r.Values, false, daily), now)
+	n := phasesToEmit(r.Lines, phases, valuesNonZero)
+	for i := range n {
+		add(acc, name, withTag(tags, "phase", phaseName(i)), productionFields(r.Lines[i], true, daily), now)
+	}
+}
+
+// addProduction maps /production.json?details=1. Entries are chosen by type
+// and measurementType, never by position; an eim entry with activeCount 0 is
+// a CT that is not there (case P4).
+func addProduction(acc telegraf.Accumulator, serial string, p envoy.Production, phases int, now time.Time) {
+	for _, r := range p.Production {
+		if !r.Active() {
+			continue
+		}
+		switch {
+		case r.Type == "eim" && (r.MeasurementType == "production" || r.MeasurementType == ""):
+			addRows(acc, mProduction, map[string]string{"serial": serial, "source": "ct"}, r, phases, true, now)
+		case r.Type == "inverters":
+			// The microinverters' own report: no phases, no daily counters
+			// (case P6: absent, not 0).
+			f := fields{}
+			f.put("power_w", r.WNow)
+			f.putCounter("energy_lifetime_wh", r.WhLifetime)
+			f.put("energy_today_wh", r.WhToday)
+			f.put("energy_last_seven_days_wh", r.WhLastSevenDays)
+			f["devices"] = int64(r.ActiveCount.V)
+			add(acc, mProduction, map[string]string{"serial": serial, "source": "inverters", "phase": "total"}, f, now)
+		}
+	}
+	for _, r := range p.Consumption {
+		if r.Type != "eim" || !r.Active() {
+			continue
+		}
+		kind := r.MeasurementType
+		switch kind {
+		case "total-consumption":
+			kind = "total"
+		case "net-consumption":
+			kind = "net"
+		case "":
+			// Old firmware has no measurementType; guessing by position is
+			// exactly the bug other tools have, so skip it.
+			continue
+		}
+		// A type we do not know yet is kept under its own name (case P15).
+		// Net today and 7-day counters are always 0 on every firmware seen.
+		addRows(acc, mConsumption, map[string]string{"serial": serial, "measurement_type": kind}, r, phases, kind == "total", now)
+	}
+}
+
+func meterFields(v envoy.MeterValues, perPhase bool) fields {
+	f := fields{}
+	f.put("power_w", v.ActivePower)
+	f.put("reactive_power_var", v.ReactivePower)
+	f.put("apparent_power_va", v.ApparentPower)
+	f.put("power_factor", v.PwrFactor)
+	f.put("frequency_hz", v.Freq)
+	f.putCounter("energy_delivered_lifetime_wh", v.ActEnergyDlvd)
+	f.putCounter("energy_received_lifetime_wh", v.ActEnergyRcvd)
+	f.putCounter("apparent_energy_lifetime_vah", v.ApparentEnergy)
+	f.putCounter("reactive_energy_lag_lifetime_varh", v.ReactEnergyLagg)
+	f.putCounter("reactive_energy_lead_lifetime_varh", v.ReactEnergyLead)
+	if perPhase {
+		f.put("voltage_v", v.Voltage)
+		f.put("current_a", v.Current)
+	}
+	return f
+}
+
+func meterNonZero(v envoy.MeterValues) bool {
+	for _, n := range []envoy.Num{v.ActivePower, v.ActEnergyDlvd, v.ActEnergyRcvd, v.Current, v.ApparentPower} {
+		if n.Valid && n.V != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// addMeterReadings maps /ivp/meters/readings, joined to the enabled meters by
+// eid, never by index: the lists differ in length and order on some firmware,
+// and readings of unknown or disabled meters are noise (cases P10, P11).
+func addMeterReadings(acc telegraf.Accumulator, serial string, enabled map[int64]envoy.Meter, readings []envoy.MeterReading, now time.Time) {
+	for _, r := range readings {
+		m, ok := enabled[r.EID]
+		if !ok {
+			continue
+		}
+		tags := map[string]string{"serial": serial, "measurement_type": m.MeasurementType}
+		total := meterFields(r.MeterValues, false)
+		total["metering_status"] = m.MeteringStatus
+		total["status_flags"] = strings.Join(m.StatusFlags, ",")
+		add(acc, mMeter, withTag(tags, "phase", "total"), total, now)
+		phases := 0
+		if m.PhaseCount.Valid {
+			phases = int(m.PhaseCount.V)
+		}
+		n := phasesToEmit(r.Channels, phases, meterNonZero)
+		for i := range n {
+			add(acc, mMeter, withTag(tags, "phase", phaseName(i)), meterFields(r.Channels[i], true), now)
+		}
+	}
+}
+
+// addInverters maps /api/v1/production/inverters. Each point is stamped with
+// the inverter's own lastReportDate (a UTC epoch, case C4) and emitted once
+// per report, so a 5-minute poll of 15-minute reports writes no duplicates.
+func addInverters(acc telegraf.Accumulator, serial string, invs []envoy.Inverter, last map[string]envoy.Epoch, now time.Time) {
+	for _, inv := range invs {
+		if !inv.Microinverter() || inv.SerialNumber == "" {
+			continue
+		}
+		if prev, ok := last[inv.SerialNumber]; ok && prev == inv.LastReportDate && inv.LastReportDate != 0 {
+			continue
+		}
+		last[inv.SerialNumber] = inv.LastReportDate
+		f := fields{}
+		f.put("power_w", inv.LastReportWatts)
+		f.put("power_max_w", inv.MaxReportWatts)
+		ts, known := inv.LastReportDate.Time()
+		if known {
+			f["last_report_unix_s"] = ts.Unix()
+		} else {
+			ts = now
+		}
+		add(acc, mInverter, map[string]string{"serial": serial, "device_serial": inv.SerialNumber}, f, ts)
+	}
+}
+
+// emitGateway writes the health of one gather, so a dashboard can tell a
+// gateway that is down from one that produces 0 W.
+func (e *Enphase) emitGateway(acc telegraf.Accumulator, info envoy.Info, now time.Time, requests int64, s gatherStats) {
+	f := fields{
+		"firmware":          info.Firmware,
+		"part_number":       info.PartNumber,
+		"gather_duration_s": e.now().Sub(now).Seconds(),
+		"requests":          requests,
+		"endpoints_ok":      s.ok,
+		"endpoints_failed":  s.failed,
+		"auth_checks_total": e.client.AuthChecks(),
+		"requests_total":    e.client.Requests(),
+	}
+	add(acc, mGateway, map[string]string{"serial": info.Serial}, f, now)
+}
+
+func withTag(tags map[string]string, k, v string) map[string]string {
+	out := make(map[string]string, len(tags)+1)
+	for key, val := range tags {
+		out[key] = val
+	}
+	out[k] = v
+	return out
+}
+
+// add never emits a metric without fields: the shim's writer dies on one.
+func add(acc telegraf.Accumulator, name string, tags map[string]string, f fields, t time.Time) {
+	if len(f) == 0 {
+		return
+	}
+	acc.AddFields(name, f, tags, t)
+}
