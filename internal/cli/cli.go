@@ -99,7 +99,6 @@ func loadGateways(path string, log *execdlog.Logger) (*enphase.Gateways, error) 
 		if err := e.Init(); err != nil {
 			return nil, t.Errorf(path, "enphase", "%v", err)
 		}
-		e.Log = log.With(fmt.Sprintf("[%s] ", e.Name()))
 		set.List = append(set.List, e)
 	}
 	return set, nil

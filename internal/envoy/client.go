@@ -288,7 +288,7 @@ func (c *Client) transportError(path string, err error) error {
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		hint = fmt.Sprintf("no answer within %s: the gateway is busy or rebooting (it stalls for a minute or two around 23:00); the next gather will try again", c.timeout)
 	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("GET %s on %s: canceled", path, c.base.Host)
+		return fmt.Errorf("GET %s on %s: %w", path, c.base.Host, context.Canceled)
 	}
 	if hint != "" {
 		return &TransportError{Host: c.base.Host, Path: path, Err: err, Hint: hint}

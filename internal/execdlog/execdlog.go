@@ -18,18 +18,12 @@ import (
 type Logger struct {
 	mu     sync.Mutex
 	w      io.Writer
-	level  telegraf.LogLevel
-	prefix string
+	level telegraf.LogLevel
 }
 
 // New returns a logger printing messages at level and above.
 func New(w io.Writer, level telegraf.LogLevel) *Logger {
 	return &Logger{w: w, level: level}
-}
-
-// With returns a logger whose messages start with prefix (e.g. "[envoy 1223] ").
-func (l *Logger) With(prefix string) *Logger {
-	return &Logger{w: l.w, level: l.level, prefix: l.prefix + prefix}
 }
 
 func (l *Logger) print(level telegraf.LogLevel, msg string) {
@@ -40,7 +34,7 @@ func (l *Logger) print(level telegraf.LogLevel, msg string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, line := range strings.Split(strings.TrimRight(msg, "\n"), "\n") {
-		fmt.Fprintf(l.w, "%s %s%s\n", ind, l.prefix, strings.TrimRight(line, "\r"))
+		fmt.Fprintf(l.w, "%s %s\n", ind, strings.TrimRight(line, "\r"))
 	}
 }
 

@@ -1,0 +1,217 @@
+package enphase
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/capture"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+)
+
+// fixturesEnv names the directory of real captures (pyenphase's, one folder
+// per gateway) that the conformance test replays; CI sets it.
+const fixturesEnv = "ENPHASE_FIXTURES"
+
+// TestConformance serves every firmware 7/8 capture in $ENPHASE_FIXTURES
+// through the simulator and gathers it with the real plugin. The expected
+// values are read from the capture here, independently of the plugin's decoder.
+func TestConformance(t *testing.T) {
+	root := os.Getenv(fixturesEnv)
+	if root == "" {
+		t.Skipf("%s is not set: point it at a folder of captures (CI uses ../shared/pyenphase-fixtures)", fixturesEnv)
+	}
+	dirs, err := os.ReadDir(root)
+	require.NoError(t, err)
+	types := map[string]map[string]bool{} // measurement.field → Go types seen
+	served := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		dir := filepath.Join(root, d.Name())
+		fsys := os.DirFS(dir)
+		infoBody, err := fs.ReadFile(fsys, "info")
+		if err != nil {
+			continue
+		}
+		info, err := envoy.ParseInfo(infoBody)
+		require.NoError(t, err, d.Name())
+		if !info.Version.AtLeast(7, 0, 0) {
+			t.Logf("%s: firmware %s is before 7 (legacy, not read by this release)", d.Name(), info.Firmware)
+			continue
+		}
+		served++
+		t.Run(d.Name(), func(t *testing.T) {
+			sim, url := startSim(t, fsys)
+			e := newPlugin(t, sim, url, newClock())
+			var acc testutil.Accumulator
+			require.NoError(t, e.Gather(&acc))
+			require.Empty(t, acc.Errors, "no endpoint of a real capture may fail")
+			got := acc.GetTelegrafMetrics()
+
+			for _, want := range expectedPower(t, fsys) {
+				v, ok := field(got, want.measurement, want.tags, "power_w")
+				require.True(t, ok, "missing %s %v power_w", want.measurement, want.tags)
+				require.InDelta(t, want.power, v, 1e-9, "%s %v", want.measurement, want.tags)
+			}
+			for _, mt := range expectedMeters(t, fsys) {
+				_, ok := field(got, "enphase_meter", map[string]string{"measurement_type": mt, "phase": "total"}, "power_w")
+				require.True(t, ok, "missing CT %s", mt)
+			}
+			if n, ok := expectedInverters(t, fsys); ok {
+				serials := map[string]bool{}
+				for _, m := range got {
+					if m.Name() == "enphase_inverter" {
+						s, _ := m.GetTag("device_serial")
+						serials[s] = true
+					}
+				}
+				require.Len(t, serials, n, "inverter count")
+			}
+			for _, m := range got {
+				s, _ := m.GetTag("serial")
+				require.Equal(t, info.Serial, s)
+				for _, f := range m.FieldList() {
+					k := m.Name() + "." + f.Key
+					if types[k] == nil {
+						types[k] = map[string]bool{}
+					}
+					types[k][fmt.Sprintf("%T", f.Value)] = true
+				}
+			}
+		})
+	}
+	require.NotZero(t, served, "no firmware 7/8 capture in %s", root)
+	var mixed []string
+	for k, ts := range types {
+		if len(ts) > 1 {
+			mixed = append(mixed, fmt.Sprintf("%s %v", k, ts))
+		}
+	}
+	sort.Strings(mixed)
+	require.Empty(t, mixed, "a field must keep one type across all gateways")
+}
+
+type powerWant struct {
+	measurement string
+	tags        map[string]string
+	power       float64
+}
+
+// readCapture decodes a capture file whose logged status is 200, or returns false.
+func readCapture(t *testing.T, fsys fs.FS, name string, v any) bool {
+	t.Helper()
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return false
+	}
+	if log, ok, err := capture.ReadLog(fsys, name); err != nil || (ok && log.Code != 200) {
+		return false
+	}
+	return json.Unmarshal(b, v) == nil
+}
+
+// expectedPower lists the production and consumption powers a capture holds:
+// each active CT entry by measurementType, and the inverters' own total.
+func expectedPower(t *testing.T, fsys fs.FS) []powerWant {
+	var prod struct {
+		Production  []map[string]any `json:"production"`
+		Consumption []map[string]any `json:"consumption"`
+	}
+	if !readCapture(t, fsys, "production.json_details_1", &prod) && !readCapture(t, fsys, "production.json", &prod) {
+		return nil
+	}
+	active := func(e map[string]any) bool { n, _ := e["activeCount"].(float64); return n > 0 }
+	var out []powerWant
+	for _, e := range prod.Production {
+		w, ok := e["wNow"].(float64)
+		if !ok || !active(e) {
+			continue
+		}
+		switch {
+		case e["type"] == "eim" && (e["measurementType"] == "production" || e["measurementType"] == nil):
+			out = append(out, powerWant{"enphase_production", map[string]string{"source": "ct", "phase": "total"}, w})
+		case e["type"] == "inverters":
+			out = append(out, powerWant{"enphase_production", map[string]string{"source": "inverters", "phase": "total"}, w})
+		}
+	}
+	kinds := map[string]string{"total-consumption": "total", "net-consumption": "net"}
+	for _, e := range prod.Consumption {
+		w, ok := e["wNow"].(float64)
+		mt, _ := e["measurementType"].(string)
+		if !ok || !active(e) || e["type"] != "eim" || kinds[mt] == "" {
+			continue
+		}
+		out = append(out, powerWant{"enphase_consumption", map[string]string{"measurement_type": kinds[mt], "phase": "total"}, w})
+	}
+	return out
+}
+
+// expectedMeters lists the measurement types of enabled CTs that have a reading.
+func expectedMeters(t *testing.T, fsys fs.FS) []string {
+	var meters, readings []map[string]any
+	if !readCapture(t, fsys, "ivp_meters", &meters) || !readCapture(t, fsys, "ivp_meters_readings", &readings) {
+		return nil
+	}
+	withReading := map[float64]bool{}
+	for _, r := range readings {
+		if eid, ok := r["eid"].(float64); ok {
+			withReading[eid] = true
+		}
+	}
+	var out []string
+	for _, m := range meters {
+		eid, _ := m["eid"].(float64)
+		if m["state"] == "enabled" && withReading[eid] {
+			out = append(out, m["measurementType"].(string))
+		}
+	}
+	return out
+}
+
+// expectedInverters counts the microinverters (devType 1, or none) listed.
+func expectedInverters(t *testing.T, fsys fs.FS) (int, bool) {
+	var invs []map[string]any
+	if !readCapture(t, fsys, "api_v1_production_inverters", &invs) {
+		return 0, false
+	}
+	n := 0
+	for _, inv := range invs {
+		dt, has := inv["devType"].(float64)
+		if s, _ := inv["serialNumber"].(string); s != "" && (!has || dt == 1) {
+			n++
+		}
+	}
+	return n, true
+}
+
+// field returns a field of the first metric matching name and tags.
+func field(ms []telegraf.Metric, name string, tags map[string]string, key string) (float64, bool) {
+next:
+	for _, m := range ms {
+		if m.Name() != name {
+			continue
+		}
+		for k, v := range tags {
+			if got, _ := m.GetTag(k); got != v {
+				continue next
+			}
+		}
+		v, ok := m.GetField(key)
+		if !ok {
+			return 0, false
+		}
+		f, ok := v.(float64)
+		return f, ok
+	}
+	return 0, false
+}
