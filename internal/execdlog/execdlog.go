@@ -16,8 +16,8 @@ import (
 
 // Logger writes level-prefixed lines to W.
 type Logger struct {
-	mu     sync.Mutex
-	w      io.Writer
+	mu    sync.Mutex
+	w     io.Writer
 	level telegraf.LogLevel
 }
 
