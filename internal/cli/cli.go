@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/logger"
@@ -69,12 +68,33 @@ func Main(args []string, env Env) int {
 	return run(args, env)
 }
 
-// newFlags returns a flag set that reports errors as one prefixed line.
-func newFlags(name string, env Env) *flag.FlagSet {
+// common holds the flags every command takes.
+type common struct {
+	config string
+	debug  bool
+}
+
+// newFlags returns a flag set with the common flags; errors are reported by
+// the caller as one prefixed line.
+func newFlags(name string, c *common) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
+	fs.StringVar(&c.config, "config", "", "configuration file")
+	fs.BoolVar(&c.debug, "debug", false, "log debug messages")
 	return fs
+}
+
+// load sets up logging and reads the gateways; on error it has logged why.
+func (c common) load(env Env) (*enphase.Gateways, *execdlog.Logger, bool) {
+	setupTelegrafLogging(c.debug)
+	log := execdlog.New(env.Stderr, logLevel(c.debug))
+	set, err := loadGateways(c.config, log)
+	if err != nil {
+		log.Errorf("%v", err)
+		return nil, log, false
+	}
+	return set, log, true
 }
 
 func usageError(env Env, err error) int {
@@ -116,12 +136,6 @@ func logLevel(debug bool) telegraf.LogLevel {
 	}
 	return telegraf.Info
 }
-
-// stringList is a repeatable flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // Run is Main with the process's standard streams.
 func Run() int {

@@ -11,35 +11,30 @@ import (
 	"github.com/influxdata/telegraf/agent"
 	"github.com/influxdata/telegraf/plugins/serializers/influx"
 
-	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
 	"github.com/telegraf-enphase/telegraf-enphase/plugins/inputs/enphase"
 )
 
 // dump gathers every gateway once and prints line protocol, as Telegraf would
 // receive it: the one-shot replacement of the old curl scripts.
 func dump(args []string, env Env) int {
-	fs := newFlags("dump", env)
-	cfg := fs.String("config", "", "configuration file")
-	debug := fs.Bool("debug", false, "log debug messages")
+	var c common
+	fs := newFlags("dump", &c)
 	if err := fs.Parse(args); err != nil {
 		return usageError(env, err)
 	}
 	if fs.NArg() > 0 {
 		return usageError(env, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
-	setupTelegrafLogging(*debug)
-	log := execdlog.New(env.Stderr, logLevel(*debug))
-	set, err := loadGateways(*cfg, log)
-	if err != nil {
-		log.Errorf("%v", err)
+	set, log, ok := c.load(env)
+	if !ok {
 		return exitUsage
 	}
 	defer set.Stop()
 
-	var c collector
-	acc := agent.NewAccumulator(&c, c.channel())
+	var col collector
+	acc := agent.NewAccumulator(&col, col.channel())
 	gatherErr := set.GatherOnce(acc)
-	metrics := c.close()
+	metrics := col.close()
 	if err := writeLineProtocol(env.Stdout, metrics); err != nil {
 		log.Errorf("%v", err)
 		return exitFail

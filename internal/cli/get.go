@@ -16,11 +16,10 @@ import (
 // get prints the raw authenticated body of one endpoint, or saves every
 // endpoint the plugin knows as a capture folder the simulator can replay.
 func get(args []string, env Env) int {
-	fs := newFlags("get", env)
-	cfg := fs.String("config", "", "configuration file")
+	var c common
+	fs := newFlags("get", &c)
 	gateway := fs.String("gateway", "", "the gateway to ask: its serial, or its position in the file (1, 2, ...)")
 	all := fs.String("all", "", "save every endpoint into this directory")
-	debug := fs.Bool("debug", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		return usageError(env, err)
 	}
@@ -30,11 +29,8 @@ func get(args []string, env Env) int {
 	case *all != "" && fs.NArg() != 0:
 		return usageError(env, fmt.Errorf("get --all DIR takes no PATH"))
 	}
-	setupTelegrafLogging(*debug)
-	log := execdlog.New(env.Stderr, logLevel(*debug))
-	set, err := loadGateways(*cfg, log)
-	if err != nil {
-		log.Errorf("%v", err)
+	set, log, ok := c.load(env)
+	if !ok {
 		return exitUsage
 	}
 	defer set.Stop()

@@ -5,17 +5,15 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf/plugins/common/shim"
-
-	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
 )
 
 // run is the execd mode: Telegraf writes a line to stdin each interval
-// (signal = "STDIN") and reads line protocol from stdout.
+// (signal = "STDIN") and reads line protocol from stdout. The shim uses the
+// process's own stdin and stdout, so env serves only for errors here.
 func run(args []string, env Env) int {
-	fs := newFlags("telegraf-enphase", env)
-	cfg := fs.String("config", "", "configuration file")
+	var c common
+	fs := newFlags("telegraf-enphase", &c)
 	poll := fs.Duration("poll-interval", 0, "gather on this interval by itself (default: only when Telegraf asks on stdin)")
-	debug := fs.Bool("debug", false, "log debug messages")
 	if err := fs.Parse(args); err != nil {
 		return usageError(env, err)
 	}
@@ -25,11 +23,8 @@ func run(args []string, env Env) int {
 	if *poll < 0 || (*poll > 0 && *poll < time.Second) {
 		return usageError(env, fmt.Errorf("--poll-interval %s: use 0 (Telegraf drives gathers) or 1s and more", *poll))
 	}
-	setupTelegrafLogging(*debug)
-	log := execdlog.New(env.Stderr, logLevel(*debug))
-	set, err := loadGateways(*cfg, log)
-	if err != nil {
-		log.Errorf("%v", err)
+	set, log, ok := c.load(env)
+	if !ok {
 		return exitUsage
 	}
 	for _, e := range set.List {
