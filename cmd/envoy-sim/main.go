@@ -1,8 +1,13 @@
 // Command envoy-sim serves a capture folder as a simulated firmware 7/8
-// Enphase Envoy over HTTPS, for tests and demos without a real gateway.
+// Enphase Envoy over HTTPS, for tests and demos without a real gateway. The
+// same listener plays Enphase's cloud (POST /login/login.json, POST /tokens)
+// for the accounts given with --account.
 //
 //	envoy-sim [--captures DIR] [--listen 127.0.0.1:0] [--token-out FILE]
 //	          [--latency-scale 1] [--token-lifetime 8760h] [--role owner] [--session-ttl 10m]
+//	          [--session-max-age 0] [--account EMAIL:PASSWORD ...]
+//
+// Control endpoints (no auth) are listed in the usage text below.
 //
 // The first (and only) line on stdout is the base URL, so a parent process can
 // read it; the token file is written before that line.
@@ -16,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,9 +34,27 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
+const usage = `usage: envoy-sim [flags]
+
+Serves a capture folder as a simulated Enphase Envoy over HTTPS, and Enphase's
+cloud (POST /login/login.json, POST /tokens) for the --account accounts.
+Prints the base URL on stdout. Control endpoints, without auth:
+  GET /__sim/stats                  request counters (JSON)
+  POST /__sim/expire_sessions       end every sessionId (a reboot)
+  POST /__sim/revoke_tokens         refuse every token minted so far
+  GET|POST /__sim/cloud             cloud behaviour, JSON {"login","tokens","form",
+                                    "role","lifetime","expired","other_serial"}
+
+Flags:
+`
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("envoy-sim", flag.ContinueOnError)
 	fl.SetOutput(stderr)
+	fl.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fl.PrintDefaults()
+	}
 	captures := fl.String("captures", "", "capture folder to serve (default: the embedded demo)")
 	listen := fl.String("listen", "127.0.0.1:0", "TLS listen address")
 	tokenOut := fl.String("token-out", "", "write a valid token to this file (mode 0600)")
@@ -38,6 +62,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	lifetime := fl.Duration("token-lifetime", 365*24*time.Hour, "lifetime of the minted token")
 	role := fl.String("role", "owner", "enphaseUser claim of the minted token")
 	ttl := fl.Duration("session-ttl", 10*time.Minute, "sessionId idle timeout")
+	maxAge := fl.Duration("session-max-age", 0, "sessionId ends this long after check_jwt whatever its use (0 = no limit)")
+	accounts := map[string]string{}
+	fl.Func("account", "cloud account `EMAIL:PASSWORD` for /login/login.json (repeatable)", func(v string) error {
+		// Split at the first colon: e-mails have none, passwords may.
+		email, password, ok := strings.Cut(v, ":")
+		if !ok || email == "" || password == "" {
+			return errors.New("want EMAIL:PASSWORD")
+		}
+		accounts[email] = password
+		return nil
+	})
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -58,11 +93,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageErr("--token-lifetime must be positive")
 	case *ttl <= 0:
 		return usageErr("--session-ttl must be positive")
+	case *maxAge < 0:
+		return usageErr("--session-max-age must not be negative")
 	case *role == "":
 		return usageErr("--role must not be empty")
 	}
 
-	opts := envoysim.Options{TokenLifetime: *lifetime, Role: *role, SessionTTL: *ttl, LatencyScale: *latency}
+	opts := envoysim.Options{
+		TokenLifetime: *lifetime, Role: *role, SessionTTL: *ttl, SessionMaxAge: *maxAge,
+		LatencyScale: *latency, Accounts: accounts,
+	}
 	source := "embedded demo"
 	if *captures != "" {
 		fi, err := os.Stat(*captures)
@@ -91,8 +131,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer sim.Close()
 	fmt.Fprintln(stdout, base)
-	fmt.Fprintf(stderr, "envoy-sim: serial %s, firmware %s, captures %s, listening on %s\n",
-		sim.Serial(), sim.Firmware(), source, base)
+	fmt.Fprintf(stderr, "envoy-sim: serial %s, firmware %s, captures %s, %d cloud account(s), listening on %s\n",
+		sim.Serial(), sim.Firmware(), source, len(accounts), base)
 
 	<-ctx.Done()
 	return 0

@@ -3,12 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"encoding/json"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // syncBuffer lets the test read output while run writes it.
@@ -37,6 +43,10 @@ func TestBadFlags(t *testing.T) {
 		{"--token-lifetime", "0s"},
 		{"--session-ttl", "-1m"},
 		{"--role", ""},
+		{"--session-max-age", "-1s"},
+		{"--account", "no-colon"},
+		{"--account", ":pw"},
+		{"--account", "a@example.com:"},
 		{"--captures", filepath.Join(t.TempDir(), "missing")},
 		{"extra"},
 	}
@@ -87,4 +97,54 @@ func TestRun(t *testing.T) {
 	if strings.Count(string(tok), ".") != 2 || !strings.HasSuffix(string(tok), "\n") {
 		t.Errorf("token file = %q", tok)
 	}
+}
+
+func TestHelpListsControlEndpoints(t *testing.T) {
+	var out, errOut bytes.Buffer
+	require.Equal(t, 0, run(context.Background(), []string{"--help"}, &out, &errOut))
+	for _, want := range []string{"/__sim/revoke_tokens", "/__sim/cloud", "-account EMAIL:PASSWORD", "-session-max-age"} {
+		require.Contains(t, errOut.String(), want)
+	}
+}
+
+func TestRunCloudAccounts(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int)
+	args := []string{"--latency-scale", "0", "--account", "a@example.com:pw:with:colons", "--account", "b@example.com:pw2", "--session-max-age", "1h"}
+	go func() { done <- run(ctx, args, &out, &errOut) }()
+	defer func() {
+		cancel()
+		require.Equal(t, 0, <-done, errOut.String())
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "\n") }, 10*time.Second, 10*time.Millisecond, "no URL; stderr %q", errOut.String())
+	base := strings.TrimSpace(out.String())
+	require.Contains(t, errOut.String(), "2 cloud account(s)")
+
+	// The certificate is made per run and not written out; this test only
+	// checks that the flags reach the server.
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	login := func(email, password string) int {
+		req, err := http.NewRequest(http.MethodPost, base+"/login/login.json",
+			strings.NewReader(url.Values{"user[email]": {email}, "user[password]": {password}}.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, login("a@example.com", "pw:with:colons"))
+	require.Equal(t, http.StatusOK, login("b@example.com", "pw2"))
+	require.Equal(t, http.StatusUnauthorized, login("a@example.com", "pw"))
+
+	resp, err := c.Get(base + "/__sim/stats")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var st struct {
+		CloudLogin int `json:"cloud_login"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	require.Equal(t, 3, st.CloudLogin)
 }

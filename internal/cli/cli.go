@@ -37,6 +37,14 @@ Usage:
       print the raw body of one endpoint, e.g. /production.json?details=1
   telegraf-enphase get --config FILE [--gateway SERIAL|N] --all DIR
       save every endpoint the plugin knows into DIR, for a bug report
+  telegraf-enphase token fetch --config FILE [--gateway G]
+      mint a token from Enphase's cloud, validate it on the gateway, store it
+  telegraf-enphase token renew --config FILE [--force] [--gateway G]
+      for cron: renew when due; exit 0 when the stored token is good afterwards
+  telegraf-enphase token show [FILE | --config FILE] | token show --epoch N
+      decode a token (header, claims, times) or convert a Unix time
+  telegraf-enphase token check --config FILE [--gateway G]
+      ask the gateway whether it accepts the stored token; exit 0 only if so
   telegraf-enphase version
 `
 
@@ -57,6 +65,8 @@ func Main(args []string, env Env) int {
 			return dump(args[1:], env)
 		case "get":
 			return get(args[1:], env)
+		case "token":
+			return tokenCmd(args[1:], env)
 		case "version", "--version", "-version":
 			fmt.Fprintln(env.Stdout, "telegraf-enphase", Version)
 			return exitOK

@@ -194,6 +194,15 @@ func (c *Client) CheckJWT(ctx context.Context) error {
 	return c.checkJWT(ctx, tok)
 }
 
+// CheckToken validates t on the gateway, e.g. a freshly minted token before
+// it replaces the stored one. The session it opens is kept: t is about to
+// become the current token.
+func (c *Client) CheckToken(ctx context.Context, t token.Token) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.checkJWT(ctx, t)
+}
+
 // bearer returns the Authorization value to send: none once a session cookie
 // exists, because the gateway checks a JWT at a cost and the cookie suffices.
 func (c *Client) bearer(tok token.Token) string {

@@ -8,21 +8,21 @@ import (
 
 // TestParseURL covers the address forms users write in the config, E2 (an
 // IPv6 literal without brackets) included.
-func TestParseURL(t *testing.T) {
+func TestParseURLE2T6(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
 		want    string   // exact u.String() when the input is accepted
 		wantErr []string // substrings the error must contain when rejected
 	}{
-		{name: "host only defaults to https", in: "envoy.local", want: "https://envoy.local"},
-		{name: "IPv4 address", in: "192.168.1.50", want: "https://192.168.1.50"},
-		{name: "https url", in: "https://envoy.local", want: "https://envoy.local"},
-		{name: "http url kept as http", in: "http://envoy.local", want: "http://envoy.local"},
-		{name: "scheme is case-insensitive", in: "HTTPS://192.168.1.50", want: "https://192.168.1.50"},
-		{name: "surrounding whitespace trimmed", in: "  envoy.local \n", want: "https://envoy.local"},
+		{name: "T6 host only defaults to https", in: "envoy.local", want: "https://envoy.local"},
+		{name: "T11 IPv4 address instead of envoy.local", in: "192.168.1.50", want: "https://192.168.1.50"},
+		{name: "T6 https url", in: "https://envoy.local", want: "https://envoy.local"},
+		{name: "T6 http url kept as http", in: "http://envoy.local", want: "http://envoy.local"},
+		{name: "T6 scheme is case-insensitive", in: "HTTPS://192.168.1.50", want: "https://192.168.1.50"},
+		{name: "A3 surrounding whitespace trimmed", in: "  envoy.local \n", want: "https://envoy.local"},
 		{name: "trailing slash dropped", in: "https://envoy.local/", want: "https://envoy.local"},
-		{name: "host with port", in: "192.168.1.50:8443", want: "https://192.168.1.50:8443"},
+		{name: "E2 IPv4 host with port", in: "192.168.1.50:8443", want: "https://192.168.1.50:8443"},
 		{name: "E2 IPv6 literal without brackets", in: "fd50::1", want: "https://[fd50::1]"},
 		{name: "E2 full IPv6 literal without brackets", in: "fd50:0:0:0:0:0:0:1", want: "https://[fd50:0:0:0:0:0:0:1]"},
 		{name: "E2 bracketed IPv6 with port", in: "[fd50::1]:8443", want: "https://[fd50::1]:8443"},
@@ -31,15 +31,15 @@ func TestParseURL(t *testing.T) {
 
 		{name: "path rejected", in: "https://envoy.local/production.json", wantErr: []string{`"https://envoy.local/production.json"`, "not a path"}},
 		{name: "query rejected", in: "envoy.local?details=1", wantErr: []string{"not a path"}},
-		{name: "bad scheme rejected", in: "ftp://envoy.local", wantErr: []string{`scheme "ftp" is not supported`, "https://"}},
+		{name: "T6 bad scheme rejected", in: "ftp://envoy.local", wantErr: []string{`scheme "ftp" is not supported`, "https://"}},
 		{name: "empty", in: "", wantErr: []string{"gateway url is empty"}},
 		{name: "whitespace only", in: " \t\n", wantErr: []string{"gateway url is empty"}},
 		{name: "scheme without host", in: "https://", wantErr: []string{"has no host"}},
 		{name: "port without host", in: "https://:443", wantErr: []string{"has no host"}},
 		{name: "E2 garbage with colons rejected", in: "envoy:local:443", wantErr: []string{`"envoy:local:443" is neither a host name nor an IP address`}},
 		{name: "E2 unclosed bracket", in: "[fd50::1", wantErr: []string{`"[fd50::1"`, "missing ']'"}},
-		{name: "port out of range", in: "envoy.local:99999", wantErr: []string{`bad port "99999"`}},
-		{name: "non-numeric port", in: "envoy.local:abc", wantErr: []string{`"envoy.local:abc"`, "invalid port"}},
+		{name: "E2 port out of range", in: "envoy.local:99999", wantErr: []string{`bad port "99999"`}},
+		{name: "E2 non-numeric port", in: "envoy.local:abc", wantErr: []string{`"envoy.local:abc"`, "invalid port"}},
 		{name: "E2 bracketed IPv6 with port out of range", in: "[fd50::1]:70000", wantErr: []string{`bad port "70000"`}},
 	}
 	for _, tt := range tests {

@@ -31,14 +31,20 @@ func (s *Server) initKeys() error {
 // MintToken signs a token with this simulator's key; tests use it for tokens
 // that must fail (another serial, expired).
 func (s *Server) MintToken(aud, role string, iat, exp time.Time) string {
+	return s.mint(aud, role, demoUsername, iat, exp)
+}
+
+// mint signs a token like Entrez's and records its jti for RevokeTokens.
+func (s *Server) mint(aud, role, username string, iat, exp time.Time) string {
+	jti := newUUID()
 	t := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{
 		"aud":         aud,
 		"iss":         "Entrez",
 		"enphaseUser": role,
 		"exp":         exp.Unix(),
 		"iat":         iat.Unix(),
-		"jti":         newUUID(),
-		"username":    demoUsername,
+		"jti":         jti,
+		"username":    username,
 	})
 	t.Header["kid"] = s.kid
 	signed, err := t.SignedString(s.key)
@@ -46,19 +52,33 @@ func (s *Server) MintToken(aud, role string, iat, exp time.Time) string {
 		// Only fails if the key is unusable, which New rules out.
 		panic(fmt.Sprintf("envoysim: signing token: %v", err))
 	}
+	s.mu.Lock()
+	s.mintSeq++
+	s.minted[jti] = s.mintSeq
+	s.mu.Unlock()
 	return signed
 }
 
-// validToken is the gateway's check: our signature, aud = serial, not expired.
+// validToken is the gateway's check: our signature, aud = serial, not
+// expired, not revoked.
 func (s *Server) validToken(raw string) bool {
-	_, err := jwt.Parse(raw,
+	claims := jwt.MapClaims{}
+	_, err := jwt.ParseWithClaims(raw, claims,
 		func(*jwt.Token) (any, error) { return &s.key.PublicKey, nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodES256.Alg()}),
 		jwt.WithAudience(s.serial),
 		jwt.WithExpirationRequired(),
 		jwt.WithTimeFunc(s.opts.Now),
 	)
-	return err == nil
+	if err != nil {
+		return false
+	}
+	jti, _ := claims["jti"].(string)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Every token our key signed went through mint, so its jti is known.
+	seq, known := s.minted[jti]
+	return known && seq > s.revokedThrough
 }
 
 func bearer(r *http.Request) (string, bool) {
@@ -70,7 +90,13 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// newSession issues a sessionId and drops idle ones so the map stays small.
+// session is one sessionId issued by check_jwt.
+type session struct {
+	created time.Time // for SessionMaxAge
+	last    time.Time // for the sliding SessionTTL
+}
+
+// newSession issues a sessionId and drops dead ones so the map stays small.
 func (s *Server) newSession() string {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
@@ -78,17 +104,20 @@ func (s *Server) newSession() string {
 	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, last := range s.sessions {
-		if !s.live(last, now) {
+	for k, ss := range s.sessions {
+		if !s.live(ss, now) {
 			delete(s.sessions, k)
 		}
 	}
-	s.sessions[id] = now
+	s.sessions[id] = session{created: now, last: now}
 	return id
 }
 
-func (s *Server) live(last, now time.Time) bool {
-	return now.Before(last.Add(s.opts.SessionTTL))
+func (s *Server) live(ss session, now time.Time) bool {
+	if s.opts.SessionMaxAge > 0 && !now.Before(ss.created.Add(s.opts.SessionMaxAge)) {
+		return false
+	}
+	return now.Before(ss.last.Add(s.opts.SessionTTL))
 }
 
 // useSession reports whether the request carries a live sessionId, sliding
@@ -101,15 +130,16 @@ func (s *Server) useSession(r *http.Request) bool {
 		if c.Name != sessionCookie {
 			continue
 		}
-		last, ok := s.sessions[c.Value]
+		ss, ok := s.sessions[c.Value]
 		if !ok {
 			continue
 		}
-		if !s.live(last, now) {
+		if !s.live(ss, now) {
 			delete(s.sessions, c.Value)
 			continue
 		}
-		s.sessions[c.Value] = now
+		ss.last = now
+		s.sessions[c.Value] = ss
 		return true
 	}
 	return false

@@ -33,10 +33,23 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.stats.Requests[key]++
 	s.stats.Total++
+	switch path {
+	case cloudLoginPath:
+		s.stats.CloudLogin++
+	case cloudTokensPath:
+		s.stats.CloudTokens++
+	}
 	s.mu.Unlock()
 
-	if path == "/auth/check_jwt" {
+	switch path {
+	case "/auth/check_jwt":
 		s.serveCheckJWT(w, r)
+		return
+	case cloudLoginPath:
+		s.serveCloudLogin(w, r)
+		return
+	case cloudTokensPath:
+		s.serveCloudTokens(w, r)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -112,6 +125,15 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 		}
 		s.ExpireSessions()
 		w.WriteHeader(http.StatusNoContent)
+	case "/__sim/revoke_tokens":
+		if r.Method != http.MethodPost {
+			notAllowed(w, "POST")
+			return
+		}
+		s.RevokeTokens()
+		w.WriteHeader(http.StatusNoContent)
+	case "/__sim/cloud":
+		s.serveSimCloud(w, r)
 	default:
 		write(w, http.StatusNotFound, "application/json", []byte(body404))
 	}

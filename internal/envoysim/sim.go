@@ -1,7 +1,9 @@
 // Package envoysim simulates a firmware 7/8 Enphase Envoy / IQ Gateway: it
 // serves a capture folder (pyenphase fixture layout, see package capture) over
 // HTTPS, with the gateway's JWT check, sessionId cookies and 401 pages, so the
-// plugin can be tested end to end without hardware.
+// plugin can be tested end to end without hardware. The same listener also
+// plays Enphase's cloud (Enlighten login + Entrez /tokens, see cloud.go), so
+// token renewal can be tested against one trusted certificate.
 package envoysim
 
 import (
@@ -20,12 +22,14 @@ import (
 
 // Options configure a Server. The zero value serves the embedded demo capture.
 type Options struct {
-	Captures      fs.FS            // nil → the embedded demo capture
-	TokenLifetime time.Duration    // lifetime of tokens minted by Token(); default 365*24h
-	Role          string           // enphaseUser claim; default "owner"
-	SessionTTL    time.Duration    // sessionId cookie idle timeout (sliding); default 10m
-	LatencyScale  float64          // multiplies captured duration_seconds; 0 = answer at once
-	Now           func() time.Time // default time.Now; used for exp/iat/session expiry
+	Captures      fs.FS             // nil → the embedded demo capture
+	TokenLifetime time.Duration     // lifetime of tokens minted by Token(); default 365*24h
+	Role          string            // enphaseUser claim; default "owner"
+	SessionTTL    time.Duration     // sessionId cookie idle timeout (sliding); default 10m
+	SessionMaxAge time.Duration     // sessionId ends this long after check_jwt whatever its use; 0 = no limit
+	LatencyScale  float64           // multiplies captured duration_seconds; 0 = answer at once
+	Now           func() time.Time  // default time.Now; used for exp/iat/session expiry
+	Accounts      map[string]string // cloud accounts: e-mail → password (see cloud.go)
 }
 
 // Stats counts the requests the simulator answered (not /__sim/*).
@@ -34,6 +38,8 @@ type Stats struct {
 	CheckJWT     int            `json:"check_jwt"`
 	Unauthorized int            `json:"unauthorized"` // 401s from the sim's own auth check, not captured 401s
 	Total        int            `json:"total"`
+	CloudLogin   int            `json:"cloud_login"`  // /login/login.json calls, failed ones included
+	CloudTokens  int            `json:"cloud_tokens"` // /tokens calls, failed ones included
 }
 
 // Server is one simulated gateway. Its methods are safe for concurrent use.
@@ -51,10 +57,20 @@ type Server struct {
 	certPEM []byte
 
 	mu       sync.Mutex
-	sessions map[string]time.Time // sessionId → last use
+	sessions map[string]session // by sessionId
 	stats    Stats
 	srv      *http.Server
 	closed   bool
+
+	// Revocation: every token MintToken signs gets the next sequence number;
+	// RevokeTokens refuses all numbers up to the current one. Tracking by jti
+	// rather than iat keeps tokens minted in the same second apart.
+	mintSeq        uint64
+	minted         map[string]uint64 // jti → sequence number
+	revokedThrough uint64
+
+	cloud  Cloud
+	logins map[string]string // cloud session_id → account e-mail
 }
 
 // New reads the capture's info file and prepares keys, token and certificate.
@@ -78,15 +94,26 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.TokenLifetime < 0 || opts.SessionTTL < 0 || opts.LatencyScale < 0 {
-		return nil, errors.New("envoysim: TokenLifetime, SessionTTL and LatencyScale must not be negative")
+	if opts.TokenLifetime < 0 || opts.SessionTTL < 0 || opts.SessionMaxAge < 0 || opts.LatencyScale < 0 {
+		return nil, errors.New("envoysim: TokenLifetime, SessionTTL, SessionMaxAge and LatencyScale must not be negative")
 	}
+	// Copy so a caller changing its map later does not race with the handler.
+	accounts := make(map[string]string, len(opts.Accounts))
+	for email, pw := range opts.Accounts {
+		if email == "" {
+			return nil, errors.New("envoysim: Accounts has an empty e-mail")
+		}
+		accounts[email] = pw
+	}
+	opts.Accounts = accounts
 
 	s := &Server{
 		opts:     opts,
 		fsys:     opts.Captures,
-		sessions: make(map[string]time.Time),
+		sessions: make(map[string]session),
 		stats:    Stats{Requests: make(map[string]int)},
+		minted:   make(map[string]uint64),
+		logins:   make(map[string]string),
 	}
 	var err error
 	if s.serial, s.firmware, err = readInfo(s.fsys); err != nil {
@@ -130,7 +157,8 @@ func (s *Server) Serial() string { return s.serial }
 // Firmware is <software> from info, e.g. "D8.2.4345".
 func (s *Server) Firmware() string { return s.firmware }
 
-// Token is a valid JWT for this gateway, minted at New.
+// Token is a JWT for this gateway minted at New; valid until it expires or
+// RevokeTokens is called.
 func (s *Server) Token() string { return s.token }
 
 // Start listens with TLS on addr and serves in the background. It returns the
@@ -192,5 +220,15 @@ func (s *Server) Stats() Stats {
 func (s *Server) ExpireSessions() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	clear(s.sessions)
+}
+
+// RevokeTokens makes the gateway refuse every token minted so far (on
+// check_jwt and as Bearer) and ends all sessions, as when Enphase revokes a
+// gateway's tokens. Tokens minted afterwards, by MintToken or the cloud, work.
+func (s *Server) RevokeTokens() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revokedThrough = s.mintSeq
 	clear(s.sessions)
 }

@@ -135,11 +135,10 @@ func (t Token) String() string {
 type FileSource struct {
 	Path string
 
-	mu      sync.Mutex
-	modTime time.Time
-	size    int64
-	cached  Token
-	err     error
+	mu     sync.Mutex
+	seen   os.FileInfo // of the file last read
+	cached Token
+	err    error
 }
 
 // Token returns the file's current token.
@@ -150,12 +149,12 @@ func (f *FileSource) Token() (Token, error) {
 	if err != nil {
 		return Token{}, fmt.Errorf("token file: %w", err)
 	}
-	if f.cached.Raw != "" || f.err != nil {
-		if st.ModTime().Equal(f.modTime) && st.Size() == f.size {
-			return f.cached, f.err
-		}
+	// A renewal replaces the file by rename, so a new inode means new content
+	// even when size and a coarse mtime look the same.
+	if f.seen != nil && os.SameFile(f.seen, st) && st.ModTime().Equal(f.seen.ModTime()) && st.Size() == f.seen.Size() {
+		return f.cached, f.err
 	}
-	f.modTime, f.size = st.ModTime(), st.Size()
+	f.seen = st
 	f.cached, f.err = ReadFile(f.Path)
 	return f.cached, f.err
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/influxdata/telegraf/plugins/inputs"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/mail"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/renew"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
 )
 
@@ -54,6 +56,17 @@ type Enphase struct {
 	InfoInterval       config.Duration `toml:"info_interval"`
 	ReprobeInterval    config.Duration `toml:"reprobe_interval"`
 
+	// Token renewal from Enphase's cloud.
+	Username             string          `toml:"username"`
+	Password             string          `toml:"password"`
+	PasswordFile         string          `toml:"password_file"`
+	EnlightenURL         string          `toml:"enlighten_url"`
+	EntrezURL            string          `toml:"entrez_url"`
+	CloudTLSCA           string          `toml:"cloud_tls_ca"`
+	RenewOwnerBefore     config.Duration `toml:"renew_owner_before"`
+	RenewInstallerBefore config.Duration `toml:"renew_installer_before"`
+	Email                *mail.Config    `toml:"email"`
+
 	Log telegraf.Logger `toml:"-"`
 
 	client *envoy.Client
@@ -65,6 +78,8 @@ type Enphase struct {
 	runningSince time.Time  // guarded by stateMu
 	stateMu      sync.Mutex
 	state        state
+	tok          tokenState
+	bg           sync.WaitGroup // background renewals
 
 	now func() time.Time
 }
@@ -77,6 +92,11 @@ func New() *Enphase {
 		InvertersInterval: config.Duration(defaultInvertersInterval),
 		InfoInterval:      config.Duration(defaultInfoInterval),
 		ReprobeInterval:   config.Duration(defaultReprobeInterval),
+
+		EnlightenURL:         "https://enlighten.enphaseenergy.com",
+		EntrezURL:            "https://entrez.enphaseenergy.com",
+		RenewOwnerBefore:     config.Duration(renew.DefaultPolicy().OwnerBefore),
+		RenewInstallerBefore: config.Duration(renew.DefaultPolicy().InstallerBefore),
 	}
 }
 
@@ -100,24 +120,6 @@ func (e *Enphase) Init() error {
 	u, err := envoy.ParseURL(e.URL)
 	if err != nil {
 		return &ConfigError{Key: "url", Reason: err.Error()}
-	}
-	switch {
-	case e.TokenFile != "" && e.Token != "":
-		return &ConfigError{Key: "token", Reason: "set either token_file or token, not both"}
-	case e.TokenFile != "":
-		src := &token.FileSource{Path: e.TokenFile}
-		if _, err := src.Token(); err != nil {
-			return &ConfigError{Key: "token_file", Reason: err.Error() + " (get a token as the README says, or run 'telegraf-enphase token fetch')"}
-		}
-		e.tokens = src
-	case e.Token != "":
-		t, err := token.Parse(e.Token)
-		if err != nil {
-			return &ConfigError{Key: "token", Reason: err.Error()}
-		}
-		e.tokens = token.Static{T: t}
-	default:
-		return &ConfigError{Key: "token_file", Reason: "required: the path of a file holding the gateway's JWT (or set token)"}
 	}
 	if e.Timeout <= 0 || time.Duration(e.Timeout) > 2*time.Minute {
 		return &ConfigError{Key: "timeout", Reason: fmt.Sprintf("%s is out of range: use a per-request timeout between 1s and 2m (default %s)", time.Duration(e.Timeout), defaultTimeout)}
@@ -146,14 +148,17 @@ func (e *Enphase) Init() error {
 		}
 		tlsCfg.RootCAs = pool
 	}
-	e.client = envoy.New(envoy.Config{URL: u, TLS: tlsCfg, Timeout: time.Duration(e.Timeout), Tokens: e.tokens})
-	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if e.now == nil {
 		e.now = time.Now
 	}
 	if e.Log == nil {
 		return errors.New("enphase: no logger set")
 	}
+	e.client = envoy.New(envoy.Config{URL: u, TLS: tlsCfg, Timeout: time.Duration(e.Timeout), Tokens: tokenFunc(func() (token.Token, error) { return e.tokens.Token() })})
+	if err := e.initTokens(e.client); err != nil {
+		return err
+	}
+	e.ctx, e.cancel = context.WithCancel(context.Background())
 	return nil
 }
 
@@ -167,6 +172,7 @@ func (e *Enphase) Stop() {
 	}
 	e.running.Lock()
 	defer e.running.Unlock()
+	e.bg.Wait()
 	if e.client != nil {
 		e.client.Close()
 	}
@@ -205,6 +211,11 @@ func (e *Enphase) Gather(acc telegraf.Accumulator) error {
 	defer cancel()
 	return e.gather(ctx, acc, now)
 }
+
+// tokenFunc adapts a function to envoy.TokenSource.
+type tokenFunc func() (token.Token, error)
+
+func (f tokenFunc) Token() (token.Token, error) { return f() }
 
 // Get fetches one endpoint with authentication, for 'telegraf-enphase get'.
 func (e *Enphase) Get(ctx context.Context, path string) (envoy.Response, error) {

@@ -1,6 +1,7 @@
 package enphase
 
 import (
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -273,12 +274,16 @@ func TestGatherTimeoutBoundsAHang(t *testing.T) {
 // TestUnreachableGateway: a gateway that cannot be read at all returns an
 // error naming the problem and the fix.
 func TestUnreachableGateway(t *testing.T) {
-	sim, url := startSim(t, nil)
 	t.Run("T11 connection refused", func(t *testing.T) {
-		e := newPlugin(t, sim, url, nil)
-		require.NoError(t, sim.Close())
+		sim, _ := startSim(t, nil)
+		// An address where nothing listens.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		addr := l.Addr().String()
+		require.NoError(t, l.Close())
+		e := newPlugin(t, sim, "https://"+addr, nil)
 		var acc testutil.Accumulator
-		err := e.Gather(&acc)
+		err = e.Gather(&acc)
 		require.ErrorIs(t, err, ErrUnreadable)
 		require.Contains(t, err.Error(), "connection refused")
 	})
@@ -369,8 +374,9 @@ func TestFieldTypesNeverChange(t *testing.T) {
 	var acc testutil.Accumulator
 	require.NoError(t, e.Gather(&acc))
 	ints := map[string]bool{"devices": true, "requests": true, "requests_total": true, "auth_checks_total": true,
-		"endpoints_ok": true, "endpoints_failed": true, "last_report_unix_s": true}
-	strs := map[string]bool{"firmware": true, "part_number": true, "metering_status": true, "status_flags": true}
+		"endpoints_ok": true, "endpoints_failed": true, "last_report_unix_s": true,
+		"expires_at_unix_s": true, "issued_at_unix_s": true, "renewals": true, "renewal_failures": true}
+	strs := map[string]bool{"firmware": true, "part_number": true, "metering_status": true, "status_flags": true, "role": true}
 	for _, m := range acc.GetTelegrafMetrics() {
 		for _, f := range m.FieldList() {
 			switch {

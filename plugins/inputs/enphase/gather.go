@@ -56,14 +56,7 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
 	}
-	tok, err := e.tokens.Token()
-	if err == nil {
-		err = tok.CheckSerial(info.Serial)
-	}
-	if err == nil && tok.Expired(now) {
-		err = fmt.Errorf("the %s has expired: get a new one (see the README, 'Getting a token')", tok)
-	}
-	if err != nil {
+	if _, err := e.currentToken(acc, info.Serial, now); err != nil {
 		e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, gatherStats{failed: 1})
 		return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
 	}
@@ -152,6 +145,10 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 
 // fatal ends a gather on an error that makes every further request futile.
 func (e *Enphase) fatal(acc telegraf.Accumulator, info envoy.Info, now time.Time, requestsBefore int64, err error) error {
+	var auth *envoy.AuthError
+	if errors.As(err, &auth) {
+		e.onAuthRejected(info.Serial)
+	}
 	e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, gatherStats{failed: 1})
 	return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
 }

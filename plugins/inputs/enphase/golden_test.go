@@ -14,6 +14,8 @@ import (
 	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoysim"
 )
 
 var update = flag.Bool("update", false, "rewrite the expected.out golden files from the plugin's output")
@@ -39,8 +41,13 @@ func TestGolden(t *testing.T) {
 		}
 		ran++
 		t.Run(d.Name(), func(t *testing.T) {
-			sim, url := startSim(t, captureFS(t, dir))
 			clk := newClock()
+			// The simulator's clock is ours, so its token's times are fixed too.
+			sim, err := envoysim.New(envoysim.Options{Captures: captureFS(t, dir), Now: clk.Now})
+			require.NoError(t, err)
+			url, err := sim.Start("127.0.0.1:0")
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = sim.Close() })
 			e := newPlugin(t, sim, url, clk)
 			var acc testutil.Accumulator
 			require.NoError(t, e.Gather(&acc))

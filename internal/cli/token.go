@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
+	"github.com/telegraf-enphase/telegraf-enphase/plugins/inputs/enphase"
+)
+
+// tokenTimeout bounds one token command: cloud login, token, check_jwt.
+const tokenTimeout = 3 * time.Minute
+
+// tokenCmd is the 'token' family: what the old token script, JWT decoder and
+// epoch converter did.
+func tokenCmd(args []string, env Env) int {
+	if len(args) == 0 {
+		return usageError(env, errors.New("token needs a command: fetch, renew, show or check"))
+	}
+	switch args[0] {
+	case "fetch":
+		return tokenRenew(args[1:], env, true)
+	case "renew":
+		return tokenRenew(args[1:], env, false)
+	case "show":
+		return tokenShow(args[1:], env)
+	case "check":
+		return tokenCheck(args[1:], env)
+	}
+	return usageError(env, fmt.Errorf("unknown token command %q: use fetch, renew, show or check", args[0]))
+}
+
+// selected returns the gateways a token command acts on.
+func selected(set *enphase.Gateways, which string) ([]*enphase.Enphase, error) {
+	if which == "" {
+		return set.List, nil
+	}
+	e, err := pick(set, which)
+	if err != nil {
+		return nil, err
+	}
+	return []*enphase.Enphase{e}, nil
+}
+
+// tokenRenew is 'token fetch' (always mint) and 'token renew' (for cron: only
+// when due, unless --force). It exits 0 only if every selected gateway holds a
+// token the gateway accepts afterwards.
+func tokenRenew(args []string, env Env, fetch bool) int {
+	var c common
+	name := "token renew"
+	if fetch {
+		name = "token fetch"
+	}
+	fs := newFlags(name, &c)
+	gateway := fs.String("gateway", "", "only this gateway: its serial, or its position in the file")
+	force := fs.Bool("force", false, "renew even if the token is not due")
+	if err := fs.Parse(args); err != nil {
+		return usageError(env, err)
+	}
+	if fs.NArg() > 0 {
+		return usageError(env, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	set, log, ok := c.load(env)
+	if !ok {
+		return exitUsage
+	}
+	defer set.Stop()
+	list, err := selected(set, *gateway)
+	if err != nil {
+		log.Errorf("%v", err)
+		return exitUsage
+	}
+	code := exitOK
+	for _, e := range list {
+		ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
+		if !renewOne(ctx, e, fetch || *force, env, log) {
+			code = exitFail
+		}
+		cancel()
+	}
+	return code
+}
+
+func renewOne(ctx context.Context, e *enphase.Enphase, force bool, env Env, log *execdlog.Logger) bool {
+	res, err := e.RenewToken(ctx, force)
+	onFailure, onSuccess := e.HasEmail()
+	if err != nil {
+		log.Errorf("%s: %v", e.Name(), err)
+		if onFailure {
+			e.Notify(ctx, "telegraf-enphase: token renewal failed for "+e.Name(),
+				fmt.Sprintf("'telegraf-enphase token renew' failed for %s (%s):\n\n  %v\n\nThe stored token was left as it was.\n", e.Name(), e.URL, err))
+		}
+		// The stored token may still be good: that is what the exit status reports.
+		if tok, cerr := e.CheckToken(ctx); cerr == nil {
+			fmt.Fprintf(env.Stdout, "%s: renewal failed, the stored %s is still accepted\n", e.Name(), tok)
+		}
+		return false
+	}
+	if res.Renewed {
+		fmt.Fprintf(env.Stdout, "%s: stored a new %s (%s); the gateway accepted it\n", e.Name(), res.Token, res.Reason)
+		if onSuccess {
+			e.Notify(ctx, "telegraf-enphase: token renewed for "+e.Name(), fmt.Sprintf("The token of %s (%s) was renewed: %s.\n", e.Name(), e.URL, res.Token))
+		}
+		return true
+	}
+	// Not due: confirm the stored token still works.
+	tok, err := e.CheckToken(ctx)
+	if err != nil {
+		log.Errorf("%s: %s, but the gateway does not accept it: %v (run 'token renew --force')", e.Name(), res.Reason, err)
+		return false
+	}
+	fmt.Fprintf(env.Stdout, "%s: %s; the gateway accepts the stored %s\n", e.Name(), res.Reason, tok)
+	return true
+}
+
+// tokenCheck asks the gateway whether it accepts the stored token.
+func tokenCheck(args []string, env Env) int {
+	var c common
+	fs := newFlags("token check", &c)
+	gateway := fs.String("gateway", "", "only this gateway: its serial, or its position in the file")
+	if err := fs.Parse(args); err != nil {
+		return usageError(env, err)
+	}
+	set, log, ok := c.load(env)
+	if !ok {
+		return exitUsage
+	}
+	defer set.Stop()
+	list, err := selected(set, *gateway)
+	if err != nil {
+		log.Errorf("%v", err)
+		return exitUsage
+	}
+	code := exitOK
+	for _, e := range list {
+		ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
+		tok, err := e.CheckToken(ctx)
+		cancel()
+		if err != nil {
+			log.Errorf("%s: %v", e.Name(), err)
+			code = exitFail
+			continue
+		}
+		fmt.Fprintf(env.Stdout, "%s: valid (%s, %s left)\n", e.Name(), tok, tok.Remaining(time.Now()).Round(time.Minute))
+	}
+	return code
+}
+
+// tokenShow decodes a token (no signature check) or converts an epoch.
+func tokenShow(args []string, env Env) int {
+	var c common
+	fs := newFlags("token show", &c)
+	epoch := fs.String("epoch", "", "convert this Unix time instead")
+	gateway := fs.String("gateway", "", "with --config: this gateway's token")
+	// Accept the file before or after the flags.
+	var file string
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		file, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return usageError(env, err)
+	}
+	if fs.NArg() > 0 && file == "" {
+		file = fs.Arg(0)
+	}
+	now := time.Now()
+	switch {
+	case *epoch != "":
+		n, err := strconv.ParseInt(*epoch, 10, 64)
+		if err != nil {
+			return usageError(env, fmt.Errorf("--epoch %q is not a Unix time in seconds", *epoch))
+		}
+		return printJSON(env, humanTime(time.Unix(n, 0), now))
+	case file == "" && c.config == "":
+		return usageError(env, errors.New("token show takes a token FILE, --config FILE or --epoch N"))
+	case file == "":
+		set, log, ok := c.load(env)
+		if !ok {
+			return exitUsage
+		}
+		defer set.Stop()
+		e, err := pick(set, *gateway)
+		if err != nil {
+			log.Errorf("%v", err)
+			return exitUsage
+		}
+		if e.TokenFile == "" {
+			log.Errorf("%s has no token_file", e.Name())
+			return exitUsage
+		}
+		file = e.TokenFile
+	}
+	t, err := token.ReadFile(file)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "E! %v\n", err)
+		return exitFail
+	}
+	out := map[string]any{
+		"file":       file,
+		"header":     t.Header,
+		"claims":     t.Claims,
+		"serial":     t.Serial,
+		"role":       t.Role,
+		"expires_at": humanTime(t.Expires, now),
+		"expired":    t.Expired(now),
+		"time_left":  t.Remaining(now).Round(time.Second).String(),
+	}
+	if !t.IssuedAt.IsZero() {
+		out["issued_at"] = humanTime(t.IssuedAt, now)
+	}
+	return printJSON(env, out)
+}
+
+// humanTime is a Unix time in the forms the old epoch converter printed.
+func humanTime(t, now time.Time) map[string]any {
+	rel := t.Sub(now).Round(time.Second)
+	when := "in " + rel.String()
+	if rel < 0 {
+		when = (-rel).String() + " ago"
+	}
+	return map[string]any{
+		"unix":     t.Unix(),
+		"utc":      t.UTC().Format(time.RFC3339),
+		"local":    t.Local().Format("2006-01-02 15:04:05 MST"),
+		"relative": when,
+	}
+}
+
+func printJSON(env Env, v any) int {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "E! %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintln(env.Stdout, string(b))
+	return exitOK
+}

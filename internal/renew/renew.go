@@ -1,0 +1,219 @@
+// Package renew keeps a gateway's token valid without anyone watching: it
+// decides when a token is due, mints a new one from Enphase's cloud, has the
+// gateway validate it on /auth/check_jwt, and only then replaces the stored
+// token. Cloud failures back off exponentially, because retry storms get
+// Enlighten accounts locked.
+package renew
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
+)
+
+// Policy says how long before expiry a token is renewed.
+type Policy struct {
+	OwnerBefore     time.Duration // owner tokens last a year
+	InstallerBefore time.Duration // installer tokens last 12 hours
+}
+
+// DefaultPolicy renews owner tokens 30 days ahead, installer tokens 1 hour ahead.
+func DefaultPolicy() Policy {
+	return Policy{OwnerBefore: 30 * 24 * time.Hour, InstallerBefore: time.Hour}
+}
+
+// Before is the margin for t's role; an unknown role is treated as the
+// short-lived kind, which errs towards renewing early.
+func (p Policy) Before(t token.Token) time.Duration {
+	if t.Role == "owner" {
+		return p.OwnerBefore
+	}
+	life := t.Expires.Sub(t.IssuedAt)
+	if t.Role == "" && life > 30*24*time.Hour {
+		return p.OwnerBefore
+	}
+	return p.InstallerBefore
+}
+
+// Due reports whether t should be renewed at now.
+func (p Policy) Due(t token.Token, now time.Time) bool {
+	return t.Remaining(now) < p.Before(t)
+}
+
+// Minter mints a token from the cloud for a gateway serial.
+type Minter interface {
+	Mint(ctx context.Context, email, password, serial string) (token.Token, error)
+}
+
+// Checker validates a token on the gateway (/auth/check_jwt).
+type Checker interface {
+	CheckToken(ctx context.Context, t token.Token) error
+}
+
+// Credentials are the Enlighten account's; Password is called only when a
+// token is minted, so a password file is read then and never kept.
+type Credentials struct {
+	Username string
+	Password func() (string, error)
+}
+
+// Backoff bounds the wait after failed renewals.
+const (
+	minBackoff = 5 * time.Minute
+	maxBackoff = 6 * time.Hour
+)
+
+// Renewer renews one gateway's token. It is safe for concurrent use.
+type Renewer struct {
+	Store  token.Store
+	Creds  Credentials
+	Mint   Minter
+	Check  Checker
+	Policy Policy
+	Now    func() time.Time
+
+	mu       sync.Mutex
+	failures int // consecutive
+	next     time.Time
+	renewals int64
+	failed   int64
+	lastErr  error
+}
+
+// Result is what one renewal did.
+type Result struct {
+	Renewed bool
+	Token   token.Token // the stored token afterwards
+	Reason  string      // why it was (or was not) renewed
+}
+
+// ErrBackingOff means a recent failure forbids another cloud call yet.
+var ErrBackingOff = errors.New("renewal backing off after a failure")
+
+// Stats are counters since the process started.
+type Stats struct {
+	Renewals, Failures int64
+	NextAttempt        time.Time // zero when not backing off
+	LastError          error
+}
+
+// Stats returns the counters.
+func (r *Renewer) Stats() Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Stats{Renewals: r.renewals, Failures: r.failed, NextAttempt: r.next, LastError: r.lastErr}
+}
+
+// Options of one renewal.
+type Options struct {
+	Force    bool // renew even if the stored token is not due
+	Rejected bool // the gateway refused the stored token: renew whatever its expiry
+	Wait     bool // wait for the lock (cron) instead of giving up at once (plugin)
+}
+
+// Renew renews the token for serial when it is due (or forced), validating
+// the new token on the gateway before it replaces the stored one. A failure
+// leaves the stored token untouched.
+func (r *Renewer) Renew(ctx context.Context, serial string, o Options) (Result, error) {
+	now := r.now()
+	r.mu.Lock()
+	if !o.Force && now.Before(r.next) {
+		next := r.next
+		r.mu.Unlock()
+		return Result{}, fmt.Errorf("%w until %s", ErrBackingOff, next.Format(time.RFC3339))
+	}
+	r.mu.Unlock()
+
+	var unlock func()
+	var err error
+	if o.Wait {
+		unlock, err = r.Store.Lock(ctx)
+	} else {
+		unlock, err = r.Store.TryLock()
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	defer unlock()
+
+	// Another process may have renewed while we waited for the lock.
+	cur, curErr := r.Store.Read()
+	if curErr == nil && !o.Force {
+		switch {
+		case cur.Serial != serial:
+		case cur.Expired(now):
+		case o.Rejected && r.Check.CheckToken(ctx, cur) != nil:
+		case r.Policy.Due(cur, now):
+		default:
+			return Result{Token: cur, Reason: fmt.Sprintf("not due: %s left, renewal %s before expiry", cur.Remaining(now).Round(time.Minute), r.Policy.Before(cur))}, nil
+		}
+	}
+	if r.Creds.Username == "" {
+		return Result{}, errors.New("no Enlighten credentials (username and password) configured: paste a new token into token_file")
+	}
+	fresh, err := r.mint(ctx, serial)
+	if err != nil {
+		return Result{}, r.fail(now, err)
+	}
+	r.mu.Lock()
+	r.failures, r.next, r.lastErr = 0, time.Time{}, nil
+	r.renewals++
+	r.mu.Unlock()
+	reason := "forced"
+	if !o.Force {
+		reason = "due"
+		if curErr != nil {
+			reason = "no usable token"
+		}
+	}
+	return Result{Renewed: true, Token: fresh, Reason: reason}, nil
+}
+
+// mint gets a token from the cloud, validates it on the gateway and stores it.
+func (r *Renewer) mint(ctx context.Context, serial string) (token.Token, error) {
+	pw, err := r.Creds.Password()
+	if err != nil {
+		return token.Token{}, fmt.Errorf("reading the Enlighten password: %w", err)
+	}
+	fresh, err := r.Mint.Mint(ctx, r.Creds.Username, pw, serial)
+	if err != nil {
+		return token.Token{}, err
+	}
+	if err := fresh.CheckSerial(serial); err != nil {
+		return token.Token{}, err
+	}
+	if err := r.Check.CheckToken(ctx, fresh); err != nil {
+		return token.Token{}, fmt.Errorf("the new token failed validation on the gateway, keeping the old one: %w", err)
+	}
+	if err := r.Store.Write(fresh); err != nil {
+		return token.Token{}, err
+	}
+	return fresh, nil
+}
+
+// fail records a failure and schedules the next attempt: 5 min, 10, 20, ...
+// up to 6 hours.
+func (r *Renewer) fail(now time.Time, err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.failures++
+	r.failed++
+	r.lastErr = err
+	wait := minBackoff << min(r.failures-1, 10)
+	if wait > maxBackoff {
+		wait = maxBackoff
+	}
+	r.next = now.Add(wait)
+	return fmt.Errorf("token renewal failed (next attempt in %s): %w", wait, err)
+}
+
+func (r *Renewer) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,149 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Store is a token file that is replaced atomically: a crash at any instant
+// leaves either the old or the new token on disk, whole, mode 0600. A lock
+// file beside it keeps a cron 'token renew' and the running plugin from
+// renewing at the same time.
+type Store struct {
+	Path string
+
+	// step, when set (by tests), is called after each step of Write, so a
+	// test can kill the process there.
+	step func(name string)
+}
+
+// Steps of Write, in order.
+const (
+	StepTempCreated = "temp-created"
+	StepTempWritten = "temp-written"
+	StepTempSynced  = "temp-synced"
+	StepRenamed     = "renamed"
+	StepDirSynced   = "dir-synced"
+)
+
+func (s Store) mark(name string) {
+	if s.step != nil {
+		s.step(name)
+	}
+}
+
+// Read parses the stored token.
+func (s Store) Read() (Token, error) { return ReadFile(s.Path) }
+
+// tempPrefix names the temporary files of Write, so leftovers of a crash can
+// be found and removed.
+func (s Store) tempPrefix() string { return "." + filepath.Base(s.Path) + ".tmp-" }
+
+// Write stores t: a temporary file in the same directory is written and
+// synced, then renamed over the old file, and the directory is synced so the
+// rename survives a power cut.
+func (s Store) Write(t Token) error {
+	if _, err := Parse(t.Raw); err != nil {
+		return fmt.Errorf("refusing to store an invalid token: %w", err)
+	}
+	dir := filepath.Dir(s.Path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return fmt.Errorf("token directory: %w", err)
+	}
+	s.removeLeftovers()
+	f, err := os.CreateTemp(dir, s.tempPrefix()+"*")
+	if err != nil {
+		return fmt.Errorf("writing token file: %w", err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			_ = f.Close()
+			_ = os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return fmt.Errorf("writing token file: %w", err)
+	}
+	s.mark(StepTempCreated)
+	if _, err := f.WriteString(t.Raw + "\n"); err != nil {
+		return fmt.Errorf("writing token file: %w", err)
+	}
+	s.mark(StepTempWritten)
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("writing token file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing token file: %w", err)
+	}
+	s.mark(StepTempSynced)
+	if err := os.Rename(tmp, s.Path); err != nil {
+		return fmt.Errorf("replacing token file: %w", err)
+	}
+	ok = true
+	s.mark(StepRenamed)
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	s.mark(StepDirSynced)
+	return nil
+}
+
+// removeLeftovers deletes temporary files a crashed Write left behind.
+func (s Store) removeLeftovers() {
+	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(s.Path), s.tempPrefix()+"*"))
+	for _, m := range matches {
+		if strings.HasPrefix(filepath.Base(m), s.tempPrefix()) {
+			_ = os.Remove(m)
+		}
+	}
+}
+
+// ErrLocked means another process is renewing this token right now.
+var ErrLocked = errors.New("another telegraf-enphase is renewing this token")
+
+// Lock takes the renewal lock, waiting for it until ctx ends. The kernel
+// releases it if the process dies, so a crash never leaves it stuck.
+func (s Store) Lock(ctx context.Context) (unlock func(), err error) {
+	for {
+		unlock, err := s.TryLock()
+		if !errors.Is(err, ErrLocked) {
+			return unlock, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the token lock %s.lock: %w", s.Path, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// TryLock takes the renewal lock or returns ErrLocked at once.
+func (s Store) TryLock() (unlock func(), err error) {
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o750); err != nil {
+		return nil, fmt.Errorf("token directory: %w", err)
+	}
+	f, err := os.OpenFile(s.Path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("token lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, ErrLocked
+		}
+		return nil, fmt.Errorf("token lock: %w", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		_ = f.Close()
+	}, nil
+}
