@@ -165,7 +165,9 @@ func (c *Client) Get(ctx context.Context, path string) (Response, error) {
 		return Response{}, &AuthError{Host: c.base.Host, Reason: err.Error()}
 	}
 	fresh := false
-	if c.session == "" || c.sessionToken != tok.Raw {
+	// sessionToken is set only by a successful check_jwt, with or without a
+	// cookie, so a gateway that sets none is not checked on every request.
+	if c.sessionToken != tok.Raw {
 		if err := c.checkJWT(ctx, tok); err != nil {
 			return Response{}, err
 		}
@@ -176,7 +178,7 @@ func (c *Client) Get(ctx context.Context, path string) (Response, error) {
 		return r, err
 	}
 	// The session may have ended (reboot, idle timeout): renew it once.
-	c.session = ""
+	c.session, c.sessionToken = "", ""
 	if err := c.checkJWT(ctx, tok); err != nil {
 		return Response{}, err
 	}
@@ -339,6 +341,12 @@ type AuthError struct {
 }
 
 func (e *AuthError) Error() string { return fmt.Sprintf("authenticating on %s: %s", e.Host, e.Reason) }
+
+// TokenRefused reports whether the gateway itself refused the token (as
+// opposed to the token not being readable).
+func (e *AuthError) TokenRefused() bool {
+	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
+}
 
 // RedirectError is a 3xx, which we never follow.
 type RedirectError struct {

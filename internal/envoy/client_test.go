@@ -267,9 +267,6 @@ func TestClientSessionAuth(t *testing.T) {
 // sets no sessionId cookie must not be asked check_jwt before every request
 // (A8: "never per request"); the bearer alone authenticates data requests.
 func TestClientNoCookieChecksOnceA8(t *testing.T) {
-	t.Skip("known bug in Client.Get (client.go): it re-runs check_jwt whenever c.session is empty, " +
-		"so without a cookie every Get costs two requests; remove this Skip with the fix " +
-		"`if c.sessionToken != tok.Raw {` in place of `if c.session == \"\" || c.sessionToken != tok.Raw {`")
 	tok := signToken(t, testSerial, "jti-1")
 	g := &fakeGateway{cookie: false}
 	c := startFake(t, g, &testTokens{tok: tok}, 5*time.Second)

@@ -309,3 +309,12 @@ func TestEpochInStructC2(t *testing.T) {
 		require.Equal(t, Num{V: want.watts, Valid: true}, inv[i].LastReportWatts)
 	}
 }
+
+// TestDecodeWrongTypeLeavesTargetUntouched covers T4: JSON that parses but
+// has a wrong type part way leaves no half-filled value behind.
+func TestDecodeWrongTypeLeavesTargetUntouched(t *testing.T) {
+	var meters []Meter
+	err := Decode(Response{Path: PathMeters, Status: 200, Body: []byte(`[{"eid":1,"state":"enabled"},{"eid":"2","state":"enabled"}]`)}, &meters)
+	require.Error(t, err)
+	require.Nil(t, meters)
+}

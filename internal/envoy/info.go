@@ -70,12 +70,15 @@ func ParseVersion(s string) (Version, error) {
 		return Version{}, fmt.Errorf("firmware version %q is not of the form D8.2.4345", s)
 	}
 	var v Version
-	v.Major, _ = strconv.Atoi(m[1])
-	if m[2] != "" {
-		v.Minor, _ = strconv.Atoi(m[2])
-	}
-	if m[3] != "" {
-		v.Patch, _ = strconv.Atoi(m[3])
+	for i, dst := range []*int{&v.Major, &v.Minor, &v.Patch} {
+		if m[i+1] == "" {
+			continue
+		}
+		n, err := strconv.Atoi(m[i+1])
+		if err != nil {
+			return Version{}, fmt.Errorf("firmware version %q: %w", s, err)
+		}
+		*dst = n
 	}
 	return v, nil
 }

@@ -168,3 +168,9 @@ func TestParseInfoRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestParseVersionOverflow covers P18: a number too large is an error, not a silent clamp.
+func TestParseVersionOverflow(t *testing.T) {
+	_, err := ParseVersion("D99999999999999999999.2.1")
+	require.Error(t, err)
+}

@@ -3,6 +3,7 @@ package envoy
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"time"
 )
@@ -160,8 +161,17 @@ type Inverter struct {
 // no devType at all on older firmware. devType 11 is an AC Battery.
 func (i Inverter) Microinverter() bool { return !i.DevType.Valid || i.DevType.V == 1 }
 
-// decodeStrict unmarshals a whole body; a body that fails to parse yields
-// nothing, never half-filled values (case T4).
+// decodeStrict unmarshals a whole body into v (a pointer); a body that fails
+// to parse, even part way, leaves v untouched: never half-filled values (T4).
 func decodeStrict(b []byte, v any) error {
-	return json.Unmarshal(b, v)
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
+		return json.Unmarshal(b, v) // reports the misuse
+	}
+	fresh := reflect.New(rv.Elem().Type())
+	if err := json.Unmarshal(b, fresh.Interface()); err != nil {
+		return err
+	}
+	rv.Elem().Set(fresh.Elem())
+	return nil
 }

@@ -16,6 +16,10 @@ func ParseURL(s string) (*url.URL, error) {
 	if s == "" {
 		return nil, fmt.Errorf("gateway url is empty: set url = \"https://envoy.local\" (or the gateway's IP address)")
 	}
+	if strings.Contains(s, "@") {
+		// Not echoed: it may hold a password.
+		return nil, fmt.Errorf("gateway url: a user or password does not belong in the url; the gateway wants a token (token_file)")
+	}
 	scheme := "https"
 	rest := s
 	if i := strings.Index(s, "://"); i >= 0 {
@@ -52,7 +56,7 @@ func ParseURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("gateway url %q has no host", s)
 	}
 	if p := u.Port(); p != "" {
-		if _, err := net.LookupPort("tcp", p); err != nil {
+		if n, err := net.LookupPort("tcp", p); err != nil || n == 0 {
 			return nil, fmt.Errorf("gateway url %q: bad port %q", s, p)
 		}
 	}

@@ -71,3 +71,13 @@ func TestParseURLHostnameE2(t *testing.T) {
 		})
 	}
 }
+
+// TestParseURLRejectsCredentialsAndPortZero: userinfo would be sent nowhere
+// useful and kept in messages; port 0 cannot be dialled.
+func TestParseURLRejectsCredentialsAndPortZero(t *testing.T) {
+	for _, in := range []string{"https://user:secret@envoy.local", "envoy.local:0"} {
+		_, err := ParseURL(in)
+		require.Error(t, err, in)
+		require.NotContains(t, err.Error(), "secret@", "the message must not echo a password")
+	}
+}

@@ -49,9 +49,18 @@ type Minter interface {
 	Mint(ctx context.Context, email, password, serial string) (token.Token, error)
 }
 
-// Checker validates a token on the gateway (/auth/check_jwt).
+// Checker validates a token on the gateway (/auth/check_jwt). An error that
+// means the gateway refused the token (rather than could not be asked)
+// implements TokenRefused() bool.
 type Checker interface {
 	CheckToken(ctx context.Context, t token.Token) error
+}
+
+// refused reports whether err says the gateway refused the token: an
+// unreachable gateway is no reason to call the cloud.
+func refused(err error) bool {
+	var r interface{ TokenRefused() bool }
+	return errors.As(err, &r) && r.TokenRefused()
 }
 
 // Credentials are the Enlighten account's; Password is called only when a
@@ -110,9 +119,9 @@ func (r *Renewer) Stats() Stats {
 
 // Options of one renewal.
 type Options struct {
-	Force    bool // renew even if the stored token is not due
-	Rejected bool // the gateway refused the stored token: renew whatever its expiry
-	Wait     bool // wait for the lock (cron) instead of giving up at once (plugin)
+	Force  bool // renew even if the stored token is not due
+	Verify bool // ask the gateway about the stored token and renew it if refused, whatever its expiry
+	Wait   bool // wait for the lock (cron) instead of giving up at once (plugin)
 }
 
 // Renew renews the token for serial when it is due (or forced), validating
@@ -146,7 +155,7 @@ func (r *Renewer) Renew(ctx context.Context, serial string, o Options) (Result, 
 		switch {
 		case cur.Serial != serial:
 		case cur.Expired(now):
-		case o.Rejected && r.Check.CheckToken(ctx, cur) != nil:
+		case o.Verify && refused(r.Check.CheckToken(ctx, cur)):
 		case r.Policy.Due(cur, now):
 		default:
 			return Result{Token: cur, Reason: fmt.Sprintf("not due: %s left, renewal %s before expiry", cur.Remaining(now).Round(time.Minute), r.Policy.Before(cur))}, nil

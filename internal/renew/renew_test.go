@@ -40,17 +40,26 @@ func (f *fakeCloud) Mint(_ context.Context, _, _, _ string) (token.Token, error)
 
 // fakeGateway accepts tokens unless told otherwise.
 type fakeGateway struct {
-	reject map[string]bool
-	checks int
+	reject      map[string]bool
+	unreachable bool
+	checks      int
 }
 
 func (f *fakeGateway) CheckToken(_ context.Context, t token.Token) error {
 	f.checks++
+	if f.unreachable {
+		return errors.New("GET /auth/check_jwt: connection refused")
+	}
 	if f.reject[t.Raw] {
-		return errors.New("check_jwt answered 401")
+		return refusal{}
 	}
 	return nil
 }
+
+type refusal struct{}
+
+func (refusal) Error() string      { return "check_jwt answered 401" }
+func (refusal) TokenRefused() bool { return true }
 
 type fixture struct {
 	r     *Renewer
@@ -189,12 +198,19 @@ func TestRejectedRenewsEvenIfNotDue(t *testing.T) {
 	f := newFixture(t, &old)
 	f.cloud.next = mk(t, serial, "owner", now, now.Add(365*24*time.Hour))
 
-	res, err := f.r.Renew(context.Background(), serial, Options{Rejected: true})
+	res, err := f.r.Renew(context.Background(), serial, Options{Verify: true})
 	require.NoError(t, err)
 	require.False(t, res.Renewed, "the gateway accepts the stored token again: keep it")
 
+	f.gw.unreachable = true
+	res, err = f.r.Renew(context.Background(), serial, Options{Verify: true})
+	require.NoError(t, err)
+	require.False(t, res.Renewed, "an unreachable gateway is no reason to call the cloud")
+	require.Zero(t, f.cloud.calls)
+	f.gw.unreachable = false
+
 	f.gw.reject[old.Raw] = true
-	res, err = f.r.Renew(context.Background(), serial, Options{Rejected: true})
+	res, err = f.r.Renew(context.Background(), serial, Options{Verify: true})
 	require.NoError(t, err)
 	require.True(t, res.Renewed)
 	require.Equal(t, f.cloud.next.Raw, f.stored(t).Raw)

@@ -125,6 +125,9 @@ func (t Token) CheckSerial(serial string) error {
 	return fmt.Errorf("token is for gateway %s but this gateway's serial is %s: get a token for serial %s", t.Serial, serial, serial)
 }
 
+// GoString keeps %#v from printing the token.
+func (t Token) GoString() string { return t.String() }
+
 // String never reveals the token itself.
 func (t Token) String() string {
 	return fmt.Sprintf("%s token for %s, expires %s", t.Role, t.Serial, t.Expires.UTC().Format(time.RFC3339))

@@ -169,7 +169,7 @@ func (e *Enphase) currentToken(acc telegraf.Accumulator, serial string, now time
 // onAuthRejected reacts to the gateway refusing the token on check_jwt.
 func (e *Enphase) onAuthRejected(serial string) {
 	if e.tok.renewer != nil {
-		e.startRenewal(serial, renew.Options{Rejected: true})
+		e.startRenewal(serial, renew.Options{Verify: true})
 	}
 }
 
@@ -246,7 +246,7 @@ func (e *Enphase) RenewToken(ctx context.Context, force bool) (renew.Result, err
 	if e.Serial != "" && e.Serial != info.Serial {
 		return renew.Result{}, fmt.Errorf("the gateway at %s has serial %s, not the configured %s", e.client.Host(), info.Serial, e.Serial)
 	}
-	return e.tok.renewer.Renew(ctx, info.Serial, renew.Options{Force: force, Wait: true})
+	return e.tok.renewer.Renew(ctx, info.Serial, renew.Options{Force: force, Verify: true, Wait: true})
 }
 
 // CheckToken validates the current token on the gateway: 'token check'.
