@@ -241,6 +241,11 @@ func (c *Client) checkJWT(ctx context.Context, tok token.Token) error {
 }
 
 func (c *Client) do(ctx context.Context, path, authorization, session string) (Response, error) {
+	// A caller's deadline sooner than ours (the gather's) gets the blame.
+	var callerLimit time.Duration
+	if d, ok := ctx.Deadline(); ok && time.Until(d) < c.timeout {
+		callerLimit = c.callerBudget(ctx)
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	u := c.base.String() + path
@@ -260,13 +265,13 @@ func (c *Client) do(ctx context.Context, path, authorization, session string) (R
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Response{}, c.transportError(path, err)
+		return Response{}, c.transportError(path, err, callerLimit)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	r := Response{Path: path, Status: resp.StatusCode, Header: resp.Header, Body: body, Duration: time.Since(start)}
 	if err != nil {
-		return r, c.transportError(path, err)
+		return r, c.transportError(path, err, callerLimit)
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		return r, &RedirectError{Host: c.base.Host, Path: path, Status: resp.StatusCode, Location: resp.Header.Get("Location")}
@@ -274,9 +279,29 @@ func (c *Client) do(ctx context.Context, path, authorization, session string) (R
 	return r, nil
 }
 
+// callerBudget is the whole time the caller allowed, when it says (see
+// WithBudget); else the time left.
+func (c *Client) callerBudget(ctx context.Context) time.Duration {
+	if b, ok := ctx.Value(budgetKey{}).(time.Duration); ok {
+		return b
+	}
+	d, _ := ctx.Deadline()
+	return time.Until(d).Round(100 * time.Millisecond)
+}
+
+type budgetKey struct{}
+
+// WithBudget returns ctx with a deadline of d from now, remembering d so a
+// timeout can be reported as "the gather's 14s ran out".
+func WithBudget(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	return context.WithValue(ctx, budgetKey{}, d), cancel
+}
+
 // transportError explains network failures with the fix users need; the URL
-// in the message carries no secret.
-func (c *Client) transportError(path string, err error) error {
+// in the message carries no secret. callerLimit is set when the caller's
+// deadline, not the request timeout, bounded the wait.
+func (c *Client) transportError(path string, err error, callerLimit time.Duration) error {
 	var hint string
 	var unknownAuthority x509.UnknownAuthorityError
 	var hostname x509.HostnameError
@@ -296,6 +321,8 @@ func (c *Client) transportError(path string, err error) error {
 		hint = "connection refused: firmware 8.3 closed port 80, use https://"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		hint = "connection refused: check the address and that the gateway is on"
+	case (errors.Is(err, context.DeadlineExceeded) || isTimeout(err)) && callerLimit > 0:
+		hint = fmt.Sprintf("no answer before the gather's %s ran out: the gateway is slow (it stalls for a minute or two around 23:00); the next gather will try again", callerLimit)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		hint = fmt.Sprintf("no answer within %s: the gateway is busy or rebooting (it stalls for a minute or two around 23:00); the next gather will try again", c.timeout)
 	case errors.Is(err, context.Canceled):

@@ -207,7 +207,7 @@ func (e *Enphase) Gather(acc telegraf.Accumulator) error {
 	e.stateMu.Lock()
 	e.runningSince = now
 	e.stateMu.Unlock()
-	ctx, cancel := context.WithTimeout(e.ctx, time.Duration(e.GatherTimeout))
+	ctx, cancel := envoy.WithBudget(e.ctx, time.Duration(e.GatherTimeout))
 	defer cancel()
 	return e.gather(ctx, acc, now)
 }

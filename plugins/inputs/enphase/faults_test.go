@@ -246,29 +246,47 @@ func TestOverlappingGatherSkips(t *testing.T) {
 }
 
 // TestGatherTimeoutBoundsAHang covers T8: a hung endpoint costs one request
-// timeout, and the gather still returns what the other endpoints gave.
+// timeout (or what is left of the gather's), and the gather still returns
+// what the other endpoints gave.
 func TestGatherTimeoutBoundsAHang(t *testing.T) {
-	files := map[string]*fstest.MapFile{}
-	for _, name := range []string{"info", "ivp_meters", "production.json_details_1", "ivp_meters_readings"} {
-		files[name+"_log.json"] = &fstest.MapFile{Data: []byte(`{"code":200}`)}
+	cases := []struct {
+		name            string
+		production      string // seconds the production endpoint takes
+		request, gather time.Duration
+		want            string
+	}{
+		{"request timeout", "0", 300 * time.Millisecond, 2 * time.Second, "no answer within 300ms"},
+		// 0.8 s on production leaves 0.4 s of the gather for the inverters.
+		{"gather timeout", "0.8", time.Second, 1200 * time.Millisecond, "before the gather's 1.2s ran out"},
 	}
-	files["api_v1_production_inverters_log.json"] = &fstest.MapFile{Data: []byte(`{"code":200,"duration_seconds":30}`)}
-	sim, err := envoysim.New(envoysim.Options{Captures: overlay(t, files), LatencyScale: 1})
-	require.NoError(t, err)
-	url, err := sim.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sim.Close() })
-	e := newPlugin(t, sim, url, nil)
-	e.Timeout = config.Duration(300 * time.Millisecond)
-	e.GatherTimeout = config.Duration(2 * time.Second)
-	require.NoError(t, e.Init())
-	var acc testutil.Accumulator
-	require.NoError(t, e.Gather(&acc))
-	require.Len(t, acc.Errors, 1)
-	require.Contains(t, acc.Errors[0].Error(), "no answer within 300ms")
-	got := measurements(acc.GetTelegrafMetrics())
-	require.NotZero(t, got["enphase_production"])
-	require.Zero(t, got["enphase_inverter"])
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			files := map[string]*fstest.MapFile{}
+			for _, name := range []string{"info", "ivp_meters", "ivp_meters_readings"} {
+				files[name+"_log.json"] = &fstest.MapFile{Data: []byte(`{"code":200}`)}
+			}
+			files["production.json_details_1_log.json"] = &fstest.MapFile{Data: []byte(`{"code":200,"duration_seconds":` + tc.production + `}`)}
+			files["api_v1_production_inverters_log.json"] = &fstest.MapFile{Data: []byte(`{"code":200,"duration_seconds":30}`)}
+			sim, err := envoysim.New(envoysim.Options{Captures: overlay(t, files), LatencyScale: 1})
+			require.NoError(t, err)
+			url, err := sim.Start("127.0.0.1:0")
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = sim.Close() })
+			e := newPlugin(t, sim, url, nil)
+			e.Timeout = config.Duration(tc.request)
+			e.GatherTimeout = config.Duration(tc.gather)
+			require.NoError(t, e.Init())
+			var acc testutil.Accumulator
+			require.NoError(t, e.Gather(&acc))
+			require.Len(t, acc.Errors, 1)
+			require.Contains(t, acc.Errors[0].Error(), tc.want)
+			got := measurements(acc.GetTelegrafMetrics())
+			require.NotZero(t, got["enphase_production"])
+			require.NotZero(t, got["enphase_meter"])
+			require.Zero(t, got["enphase_inverter"])
+			require.Equal(t, 1, got["enphase_gateway"])
+		})
+	}
 }
 
 // TestUnreachableGateway: a gateway that cannot be read at all returns an

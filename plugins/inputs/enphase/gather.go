@@ -84,7 +84,7 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 		var meters []envoy.Meter
 		ok, err := step(envoy.PathMeters, &meters)
 		if err != nil {
-			return e.fatal(acc, info, now, requestsBefore, err)
+			return e.fatal(acc, info, now, requestsBefore, &stats, err)
 		}
 		switch {
 		case ok:
@@ -99,7 +99,7 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 	var prod envoy.Production
 	ok, err := step(envoy.PathProduction, &prod)
 	if err != nil {
-		return e.fatal(acc, info, now, requestsBefore, err)
+		return e.fatal(acc, info, now, requestsBefore, &stats, err)
 	}
 	if ok {
 		addProduction(acc, info.Serial, prod, phaseCount(st.meters), now)
@@ -110,7 +110,7 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 		var readings []envoy.MeterReading
 		ok, err := step(envoy.PathMeterReadings, &readings)
 		if err != nil {
-			return e.fatal(acc, info, now, requestsBefore, err)
+			return e.fatal(acc, info, now, requestsBefore, &stats, err)
 		}
 		if ok {
 			addMeterReadings(acc, info.Serial, enabled, readings, now)
@@ -121,7 +121,7 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 		var invs []envoy.Inverter
 		ok, err := step(envoy.PathInverters, &invs)
 		if err != nil {
-			return e.fatal(acc, info, now, requestsBefore, err)
+			return e.fatal(acc, info, now, requestsBefore, &stats, err)
 		}
 		// On failure, try again next gather rather than a whole interval later.
 		if ok {
@@ -143,13 +143,26 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 	return nil
 }
 
-// fatal ends a gather on an error that makes every further request futile.
-func (e *Enphase) fatal(acc telegraf.Accumulator, info envoy.Info, now time.Time, requestsBefore int64, err error) error {
+// fatal ends a gather on an error that makes every further request futile:
+// the token is refused, or the gather ran out of time. What was read before
+// it is kept; only a gather that read nothing is "could not be read".
+func (e *Enphase) fatal(acc telegraf.Accumulator, info envoy.Info, now time.Time, requestsBefore int64, stats *gatherStats, err error) error {
+	if e.ctx.Err() != nil {
+		// Stopping: not an error worth a line in Telegraf's log.
+		return fmt.Errorf("%s: %w", e.Name(), context.Canceled)
+	}
 	var auth *envoy.AuthError
 	if errors.As(err, &auth) {
 		e.onAuthRejected(info.Serial)
 	}
-	e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, gatherStats{failed: 1})
+	stats.fail(err)
+	e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, *stats)
+	if stats.ok > 0 && auth == nil {
+		for _, err := range stats.errs {
+			acc.AddError(fmt.Errorf("%s: %w", e.Name(), err))
+		}
+		return nil
+	}
 	return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
 }
 

@@ -300,3 +300,20 @@ func TestCronAndPluginRace(t *testing.T) {
 	r.clk.Advance(15 * time.Second)
 	gatherOK(t, plugin)
 }
+
+// TestSessionMaxAge covers A8: a gateway that ends sessions every 10 minutes
+// costs one check_jwt per session, never one per request, and no gather.
+func TestSessionMaxAge(t *testing.T) {
+	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	sim, err := envoysim.New(envoysim.Options{SessionMaxAge: 10 * time.Minute, Now: clk.Now})
+	require.NoError(t, err)
+	url, err := sim.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sim.Close() })
+	e := newPlugin(t, sim, url, clk)
+	for range 100 { // 25 minutes at 15 s
+		gatherOK(t, e)
+		clk.Advance(15 * time.Second)
+	}
+	require.Equal(t, 3, sim.Stats().CheckJWT)
+}
