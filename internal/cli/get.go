@@ -29,16 +29,12 @@ func get(args []string, env Env) int {
 	case *all != "" && fs.NArg() != 0:
 		return usageError(env, fmt.Errorf("get --all DIR takes no PATH"))
 	}
-	set, log, ok := c.load(env)
+	set, list, log, ok := c.loadSelected(env, *gateway)
 	if !ok {
 		return exitUsage
 	}
 	defer set.Stop()
-	e, err := pick(set, *gateway)
-	if err != nil {
-		log.Errorf("%v", err)
-		return exitUsage
-	}
+	e := list[0]
 	ctx := context.Background()
 	if *all != "" {
 		return getAll(ctx, e, *all, env, log)
@@ -62,8 +58,7 @@ func get(args []string, env Env) int {
 	return exitOK
 }
 
-// pick selects a gateway by serial (read from /info lazily by the caller's
-// config: here the configured serial) or by position.
+// pick selects a gateway by its configured serial or by its position in the file.
 func pick(set *enphase.Gateways, which string) (*enphase.Enphase, error) {
 	if which == "" {
 		return set.List[0], nil

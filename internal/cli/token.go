@@ -35,16 +35,23 @@ func tokenCmd(args []string, env Env) int {
 	return usageError(env, fmt.Errorf("unknown token command %q: use fetch, renew, show or check", args[0]))
 }
 
-// selected returns the gateways a token command acts on.
-func selected(set *enphase.Gateways, which string) ([]*enphase.Enphase, error) {
+// loadSelected loads the configuration and returns the gateways a command
+// acts on: all, or the one --gateway names. On failure it has logged why.
+func (c common) loadSelected(env Env, which string) (*enphase.Gateways, []*enphase.Enphase, *execdlog.Logger, bool) {
+	set, log, ok := c.load(env)
+	if !ok {
+		return nil, nil, log, false
+	}
 	if which == "" {
-		return set.List, nil
+		return set, set.List, log, true
 	}
 	e, err := pick(set, which)
 	if err != nil {
-		return nil, err
+		log.Errorf("%v", err)
+		set.Stop()
+		return nil, nil, log, false
 	}
-	return []*enphase.Enphase{e}, nil
+	return set, []*enphase.Enphase{e}, log, true
 }
 
 // tokenRenew is 'token fetch' (always mint) and 'token renew' (for cron: only
@@ -65,16 +72,11 @@ func tokenRenew(args []string, env Env, fetch bool) int {
 	if fs.NArg() > 0 {
 		return usageError(env, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
-	set, log, ok := c.load(env)
+	set, list, log, ok := c.loadSelected(env, *gateway)
 	if !ok {
 		return exitUsage
 	}
 	defer set.Stop()
-	list, err := selected(set, *gateway)
-	if err != nil {
-		log.Errorf("%v", err)
-		return exitUsage
-	}
 	code := exitOK
 	for _, e := range list {
 		ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
@@ -90,13 +92,9 @@ func tokenRenew(args []string, env Env, fetch bool) int {
 // failure; for cron's 'renew' what counts is a good stored token afterwards.
 func renewOne(ctx context.Context, e *enphase.Enphase, force, strict bool, env Env, log *execdlog.Logger) bool {
 	res, err := e.RenewToken(ctx, force)
-	onFailure, onSuccess := e.HasEmail()
+	e.NotifyRenewal(ctx, res, err)
 	if err != nil {
 		log.Errorf("%s: %v", e.Name(), err)
-		if onFailure {
-			e.Notify(ctx, "telegraf-enphase: token renewal failed for "+e.Name(),
-				fmt.Sprintf("'telegraf-enphase token renew' failed for %s (%s):\n\n  %v\n\nThe stored token was left as it was.\n", e.Name(), e.URL, err))
-		}
 		if strict {
 			return false
 		}
@@ -108,9 +106,6 @@ func renewOne(ctx context.Context, e *enphase.Enphase, force, strict bool, env E
 	}
 	if res.Renewed {
 		fmt.Fprintf(env.Stdout, "%s: stored a new %s (%s); the gateway accepted it\n", e.Name(), res.Token, res.Reason)
-		if onSuccess {
-			e.Notify(ctx, "telegraf-enphase: token renewed for "+e.Name(), fmt.Sprintf("The token of %s (%s) was renewed: %s.\n", e.Name(), e.URL, res.Token))
-		}
 		return true
 	}
 	// Not due, and the gateway accepted the stored token (Verify).
@@ -126,16 +121,11 @@ func tokenCheck(args []string, env Env) int {
 	if err := fs.Parse(args); err != nil {
 		return usageError(env, err)
 	}
-	set, log, ok := c.load(env)
+	set, list, log, ok := c.loadSelected(env, *gateway)
 	if !ok {
 		return exitUsage
 	}
 	defer set.Stop()
-	list, err := selected(set, *gateway)
-	if err != nil {
-		log.Errorf("%v", err)
-		return exitUsage
-	}
 	code := exitOK
 	for _, e := range list {
 		ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)

@@ -193,16 +193,26 @@ func (e *Enphase) startRenewal(serial string, o renew.Options) {
 			// Stopping.
 		case err != nil:
 			e.Log.Errorf("%s: %v", e.Name(), err)
-			e.notify(ctx, fmt.Sprintf("telegraf-enphase: token renewal failed for envoy %s", serial),
-				fmt.Sprintf("Renewing the token of Enphase gateway %s (%s) failed:\n\n  %v\n\nThe current token stays in use while it is valid. Token file: %s\n", serial, e.URL, err, e.TokenFile))
+			e.NotifyRenewal(ctx, res, err)
 		case res.Renewed:
 			e.Log.Infof("%s: token renewed (%s): %s", e.Name(), res.Reason, res.Token)
-			if e.Email != nil && e.Email.OnSuccess {
-				e.notify(ctx, fmt.Sprintf("telegraf-enphase: token renewed for envoy %s", serial),
-					fmt.Sprintf("The token of Enphase gateway %s (%s) was renewed: %s.\n", serial, e.URL, res.Token))
-			}
+			e.NotifyRenewal(ctx, res, nil)
 		}
 	}()
+}
+
+// NotifyRenewal mails the outcome of a renewal when e-mail is configured:
+// failures always, successes with on_success. The message holds no secret.
+func (e *Enphase) NotifyRenewal(ctx context.Context, res renew.Result, err error) {
+	switch {
+	case e.Email == nil:
+	case err != nil:
+		e.notify(ctx, fmt.Sprintf("telegraf-enphase: token renewal failed for %s", e.Name()),
+			fmt.Sprintf("Renewing the token of %s (%s) failed:\n\n  %v\n\nThe stored token was left as it was and stays in use while it is valid.\nToken file: %s\n", e.Name(), e.URL, err, e.TokenFile))
+	case res.Renewed && e.Email.OnSuccess:
+		e.notify(ctx, fmt.Sprintf("telegraf-enphase: token renewed for %s", e.Name()),
+			fmt.Sprintf("The token of %s (%s) was renewed (%s): %s.\n", e.Name(), e.URL, res.Reason, res.Token))
+	}
 }
 
 // notify sends an e-mail when configured; a mail failure is only logged.
@@ -263,14 +273,6 @@ func (e *Enphase) CheckToken(ctx context.Context) (token.Token, error) {
 		return tok, err
 	}
 	return tok, e.client.CheckToken(ctx, tok)
-}
-
-// Notify sends the configured e-mail (for cron's 'token renew').
-func (e *Enphase) Notify(ctx context.Context, subject, body string) { e.notify(ctx, subject, body) }
-
-// HasEmail reports whether e-mail notification is configured, and for successes too.
-func (e *Enphase) HasEmail() (failures, successes bool) {
-	return e.Email != nil, e.Email != nil && e.Email.OnSuccess
 }
 
 var _ renew.Checker = (*envoy.Client)(nil)
