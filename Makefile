@@ -6,13 +6,20 @@ GO            ?= go
 BIN           := bin
 FIXTURES      ?= $(abspath ../shared/pyenphase-fixtures)
 DEMO_DIR      := $(BIN)/demo
+# The Telegraf the end-to-end test runs: built from the module proxy with only
+# the plugins it needs (about 30 s cold).
+TELEGRAF_VERSION := v1.37.2
+TELEGRAF_TAGS    := custom,inputs.execd,outputs.influxdb,outputs.file
+VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS       := -s -w -X github.com/telegraf-enphase/telegraf-enphase/internal/cli.Version=$(VERSION)
+DIST_TARGETS  := linux/amd64 linux/arm64 linux/arm
 
-.PHONY: all build test vet demo clean
+.PHONY: all build test vet demo telegraf dist clean
 
 all: build
 
 build:
-	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
 vet:
 	$(GO) vet ./...
@@ -20,15 +27,33 @@ vet:
 
 # The conformance corpus is used when it is there and skipped (with a
 # message from the test) when it is not.
-test: vet
-	ENPHASE_FIXTURES="$$( [ -d "$(FIXTURES)" ] && echo "$(FIXTURES)" )" $(GO) test -race -count=1 ./...
+# The end-to-end test (internal/e2e) also needs Debian's influxdb package
+# (influxd on PATH); without it, it skips unless E2E_REQUIRED=1.
+test: vet telegraf
+	ENPHASE_FIXTURES="$$( [ -d "$(FIXTURES)" ] && echo "$(FIXTURES)" )" TELEGRAF_BIN="$(abspath $(BIN)/telegraf)" \
+		$(GO) test -race -count=1 ./...
+
+telegraf: $(BIN)/telegraf
+$(BIN)/telegraf:
+	GOBIN="$(abspath $(BIN))" $(GO) install -trimpath -ldflags "-s -w" -tags $(TELEGRAF_TAGS) github.com/influxdata/telegraf/cmd/telegraf@$(TELEGRAF_VERSION)
+
+# Static binaries for the machines users run Telegraf on (linux/arm is GOARM=6:
+# every Raspberry Pi), with SHA-256 sums.
+dist:
+	@rm -rf dist && mkdir -p dist
+	@set -e; for t in $(DIST_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; out=dist/telegraf-enphase-$(VERSION)-$$os-$$arch; \
+		echo "building $$out"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=6 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./cmd/telegraf-enphase; \
+	done
+	cd dist && sha256sum telegraf-enphase-* > SHA256SUMS && cat SHA256SUMS
 
 # Start the simulator on its embedded demo gateway, read it once with `dump`,
 # then run the plugin as Telegraf's execd would (two gathers asked on stdin).
 demo: build
 	@mkdir -p $(DEMO_DIR)
 	@set -e; \
-	$(BIN)/envoy-sim --listen 127.0.0.1:0 --token-out $(DEMO_DIR)/envoy.token > $(DEMO_DIR)/sim.url 2> $(DEMO_DIR)/sim.log & \
+	$(BIN)/envoy-sim --live --listen 127.0.0.1:0 --token-out $(DEMO_DIR)/envoy.token > $(DEMO_DIR)/sim.url 2> $(DEMO_DIR)/sim.log & \
 	sim=$$!; trap 'kill $$sim 2>/dev/null' EXIT; \
 	for i in $$(seq 50); do [ -s $(DEMO_DIR)/sim.url ] && break; sleep 0.1; done; \
 	url=$$(head -n1 $(DEMO_DIR)/sim.url); \
@@ -41,4 +66,4 @@ demo: build
 	echo "# the simulator counted:"; curl -sk "$$url/__sim/stats" 2>/dev/null || true; echo
 
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) dist

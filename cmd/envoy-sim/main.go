@@ -4,7 +4,7 @@
 // for the accounts given with --account.
 //
 //	envoy-sim [--captures DIR] [--listen 127.0.0.1:0] [--token-out FILE]
-//	          [--latency-scale 1] [--token-lifetime 8760h] [--role owner] [--session-ttl 10m]
+//	          [--latency-scale 1] [--live] [--token-lifetime 8760h] [--role owner] [--session-ttl 10m]
 //	          [--session-max-age 0] [--account EMAIL:PASSWORD ...]
 //
 // Control endpoints (no auth) are listed in the usage text below.
@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	listen := fl.String("listen", "127.0.0.1:0", "TLS listen address")
 	tokenOut := fl.String("token-out", "", "write a valid token to this file (mode 0600)")
 	latency := fl.Float64("latency-scale", 1, "multiplier for captured duration_seconds (0 = no delay)")
+	live := fl.Bool("live", false, "move the capture's timestamps to now, so its data lands in today's graphs")
 	lifetime := fl.Duration("token-lifetime", 365*24*time.Hour, "lifetime of the minted token")
 	role := fl.String("role", "owner", "enphaseUser claim of the minted token")
 	ttl := fl.Duration("session-ttl", 10*time.Minute, "sessionId idle timeout")
@@ -99,7 +100,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageErr("--role must not be empty")
 	}
 
-	opts := envoysim.Options{
+	opts := envoysim.Options{Live: *live,
 		TokenLifetime: *lifetime, Role: *role, SessionTTL: *ttl, SessionMaxAge: *maxAge,
 		LatencyScale: *latency, Accounts: accounts,
 	}

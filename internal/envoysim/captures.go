@@ -36,7 +36,7 @@ func (s *Server) lookup(pathAndQuery string) (r reply, found bool, err error) {
 		return reply{}, false, err
 	}
 
-	r = reply{code: 200, body: body}
+	r = reply{code: 200, body: shiftTimes(name, body, s.shift)}
 	log, hasLog, err := capture.ReadLog(s.fsys, name)
 	if err != nil {
 		return reply{}, false, err

@@ -30,6 +30,7 @@ type Options struct {
 	LatencyScale  float64           // multiplies captured duration_seconds; 0 = answer at once
 	Now           func() time.Time  // default time.Now; used for exp/iat/session expiry
 	Accounts      map[string]string // cloud accounts: e-mail → password (see cloud.go)
+	Live          bool              // move the capture's timestamps to the time New runs (see live.go)
 }
 
 // Stats counts the requests the simulator answered (not /__sim/*).
@@ -46,6 +47,7 @@ type Stats struct {
 type Server struct {
 	opts     Options
 	fsys     fs.FS
+	shift    time.Duration // live mode: added to the capture's timestamps
 	serial   string
 	firmware string
 
@@ -106,10 +108,15 @@ func New(opts Options) (*Server, error) {
 		accounts[email] = pw
 	}
 	opts.Accounts = accounts
+	var shift time.Duration
+	if opts.Live {
+		shift = liveOffset(opts.Captures, opts.Now())
+	}
 
 	s := &Server{
 		opts:     opts,
 		fsys:     opts.Captures,
+		shift:    shift,
 		sessions: make(map[string]session),
 		stats:    Stats{Requests: make(map[string]int)},
 		minted:   make(map[string]uint64),
