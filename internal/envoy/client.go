@@ -133,11 +133,15 @@ type Response struct {
 	Duration time.Duration
 }
 
-// Info reads /info, which needs no authentication.
+// Info reads /info, which needs no authentication; where it is missing,
+// /info.xml (case P17).
 func (c *Client) Info(ctx context.Context) (Info, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r, err := c.do(ctx, PathInfo, "", "")
+	if err == nil && r.Status == http.StatusNotFound {
+		r, err = c.do(ctx, "/info.xml", "", "")
+	}
 	if err != nil {
 		return Info{}, err
 	}

@@ -23,10 +23,12 @@ type reply struct {
 // false when the folder has no file for it.
 func (s *Server) lookup(pathAndQuery string) (r reply, found bool, err error) {
 	name := capture.Name(pathAndQuery)
-	if name == "info.xml" {
-		name = "info"
-	}
 	body, ok, err := readBody(s.fsys, name)
+	if err == nil && !ok && name == "info.xml" {
+		// /info.xml is an alias of /info unless the capture has its own.
+		name = "info"
+		body, ok, err = readBody(s.fsys, name)
+	}
 	if err == nil && !ok && name == "production.json_details_1" {
 		// Older folders keep one production.json for both URLs.
 		name = "production.json"

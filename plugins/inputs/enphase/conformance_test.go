@@ -145,13 +145,26 @@ func expectedPower(t *testing.T, fsys fs.FS) []powerWant {
 		}
 	}
 	kinds := map[string]string{"total-consumption": "total", "net-consumption": "net"}
+	byKind := map[string]map[string]any{}
 	for _, e := range prod.Consumption {
-		w, ok := e["wNow"].(float64)
 		mt, _ := e["measurementType"].(string)
-		if !ok || !active(e) || e["type"] != "eim" || kinds[mt] == "" {
-			continue
+		if _, ok := e["wNow"].(float64); ok && active(e) && e["type"] == "eim" && kinds[mt] != "" {
+			byKind[kinds[mt]] = e
 		}
-		out = append(out, powerWant{"enphase_consumption", map[string]string{"measurement_type": kinds[mt], "phase": "total"}, w})
+	}
+	// V4, firmware 8.3.5433: total-consumption carries the net values; the
+	// plugin rebuilds it as net + production.
+	var prodCT map[string]any
+	for _, e := range prod.Production {
+		if e["type"] == "eim" && e["measurementType"] == "production" && active(e) {
+			prodCT = e
+		}
+	}
+	if tot, net := byKind["total"], byKind["net"]; tot != nil && net != nil && prodCT != nil && tot["whLifetime"] == net["whLifetime"] {
+		byKind["total"] = map[string]any{"wNow": net["wNow"].(float64) + prodCT["wNow"].(float64)}
+	}
+	for kind, e := range byKind {
+		out = append(out, powerWant{"enphase_consumption", map[string]string{"measurement_type": kind, "phase": "total"}, e["wNow"].(float64)})
 	}
 	return out
 }

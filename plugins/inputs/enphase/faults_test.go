@@ -408,3 +408,19 @@ func TestFieldTypesNeverChange(t *testing.T) {
 		}
 	}
 }
+
+// TestInfoXMLFallback covers P17: a gateway whose /info is missing is read
+// from /info.xml.
+func TestInfoXMLFallback(t *testing.T) {
+	files := map[string]*fstest.MapFile{}
+	demoInfo := overlay(t, nil).(fstest.MapFS)["info"].Data
+	files["info_log.json"] = &fstest.MapFile{Data: []byte(`{"code":404}`)}
+	files["info.xml"] = &fstest.MapFile{Data: demoInfo}
+	files["info.xml_log.json"] = &fstest.MapFile{Data: []byte(`{"code":200}`)}
+	sim, url := startSim(t, overlay(t, files))
+	e := newPlugin(t, sim, url, newClock())
+	var acc testutil.Accumulator
+	require.NoError(t, e.Gather(&acc))
+	require.Equal(t, 1, sim.Stats().Requests["/info.xml"])
+	require.NotZero(t, measurements(acc.GetTelegrafMetrics())["enphase_production"])
+}

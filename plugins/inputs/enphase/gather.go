@@ -23,6 +23,8 @@ type state struct {
 	lastReport    map[string]envoy.Epoch // inverter serial → last emitted lastReportDate
 
 	dropped map[string]time.Time // endpoint → when to probe it again
+
+	counters counters // lifetime counters repaired across gathers
 }
 
 // optional endpoints are dropped for reprobe_interval when the gateway lacks
@@ -50,6 +52,9 @@ var ErrUnreadable = errors.New("gateway could not be read")
 func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time.Time) error {
 	requestsBefore := e.client.Requests()
 	st := &e.state
+	if st.counters == nil {
+		st.counters = counters{}
+	}
 	var stats gatherStats
 
 	info, err := e.refreshInfo(ctx, now)
@@ -102,7 +107,7 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 		return e.fatal(acc, info, now, requestsBefore, &stats, err)
 	}
 	if ok {
-		addProduction(acc, info.Serial, prod, phaseCount(st.meters), now)
+		e.addProduction(acc, info.Serial, prod, phaseCount(st.meters), now)
 	}
 
 	// Readings are joined to meters by eid, so without the CT list they are useless.

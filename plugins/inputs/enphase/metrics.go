@@ -1,6 +1,7 @@
 package enphase
 
 import (
+	"math"
 	"strings"
 	"time"
 
@@ -102,10 +103,38 @@ func addRows(acc telegraf.Accumulator, name string, tags map[string]string, r en
 	}
 }
 
+// undouble repairs a split-phase aggregate that firmware reports doubled
+// against the sum of its lines (case V3): the lines are then the truth.
+func undouble(r *envoy.Reading) bool {
+	var w, wh float64
+	for _, l := range r.Lines {
+		w += l.WNow.V
+		wh += l.WhLifetime.V
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) <= 0.005*math.Abs(b) }
+	if len(r.Lines) < 2 || wh == 0 || !r.WhLifetime.Valid || !near(r.WhLifetime.V, 2*wh) {
+		return false
+	}
+	r.WNow = envoy.Num{V: w, Valid: true}
+	r.WhLifetime = envoy.Num{V: wh, Valid: true}
+	return true
+}
+
 // addProduction maps /production.json?details=1. Entries are chosen by type
 // and measurementType, never by position; an eim entry with activeCount 0 is
 // a CT that is not there (case P4).
-func addProduction(acc telegraf.Accumulator, serial string, p envoy.Production, phases int, now time.Time) {
+func (e *Enphase) addProduction(acc telegraf.Accumulator, serial string, p envoy.Production, phases int, now time.Time) {
+	if repairTotalConsumption(&p) {
+		e.Log.Debugf("%s: total consumption equals net consumption (firmware 8.3.5433): rebuilt as net + production", e.Name())
+	}
+	for i := range p.Production {
+		if undouble(&p.Production[i]) {
+			e.Log.Debugf("%s: production aggregate is double its phases: using the sum of the phases", e.Name())
+		}
+	}
+	for i := range p.Consumption {
+		undouble(&p.Consumption[i])
+	}
 	for _, r := range p.Production {
 		if !r.Active() {
 			continue
@@ -118,7 +147,9 @@ func addProduction(acc telegraf.Accumulator, serial string, p envoy.Production, 
 			// (case P6: absent, not 0).
 			f := fields{}
 			f.put("power_w", r.WNow)
-			f.putCounter("energy_lifetime_wh", r.WhLifetime)
+			if r.WhLifetime.Valid && r.WhLifetime.V != 0 {
+				f["energy_lifetime_wh"] = e.state.counters.monotonic("inverters energy_lifetime_wh", r.WhLifetime.V, e.Log, e.Name())
+			}
 			f.put("energy_today_wh", r.WhToday)
 			f.put("energy_last_seven_days_wh", r.WhLastSevenDays)
 			f["devices"] = int64(r.ActiveCount.V)

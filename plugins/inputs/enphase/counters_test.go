@@ -1,0 +1,123 @@
+package enphase
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+)
+
+// series gathers once per production.json body and returns, per gather, the
+// value of field in the first metric matching name and tags.
+func series(t *testing.T, bodies []string, name string, tags map[string]string, field string) ([]any, *testutil.CaptureLogger) {
+	t.Helper()
+	files := map[string]*fstest.MapFile{}
+	body(files, "production.json_details_1", 200, bodies[0])
+	capture := &swapFS{files: overlay(t, files).(fstest.MapFS)}
+	sim, url := startSim(t, capture)
+	clk := newClock()
+	e := newPlugin(t, sim, url, clk)
+	log := &testutil.CaptureLogger{}
+	e.Log = log
+	var out []any
+	for _, b := range bodies {
+		capture.set("production.json_details_1", b)
+		var acc testutil.Accumulator
+		require.NoError(t, e.Gather(&acc))
+		require.Empty(t, acc.Errors)
+		var v any
+	next:
+		for _, m := range acc.GetTelegrafMetrics() {
+			if m.Name() != name {
+				continue
+			}
+			for k, want := range tags {
+				if got, _ := m.GetTag(k); got != want {
+					continue next
+				}
+			}
+			v, _ = m.GetField(field)
+			break
+		}
+		out = append(out, v)
+		clk.Advance(15 * time.Second)
+	}
+	return out, log
+}
+
+func invertersOnly(whLifetime float64) string {
+	return fmt.Sprintf(`{"production":[{"type":"inverters","activeCount":13,"readingTime":1785603600,"wNow":1873,"whLifetime":%v}]}`, whLifetime)
+}
+
+// TestInverterLifetimeWrap covers V7: the inverters' lifetime falls by
+// exactly 2^32 J (1,193,046.47 Wh) when a microinverter's joule counter
+// wraps; the emitted series goes on rising. A drop of another size is a real
+// reset and stays visible.
+func TestInverterLifetimeWrap(t *testing.T) {
+	raw := []float64{1_500_000, 1_550_000, 1_552_000 - wrapWh, 410_000, 1_000, 1_200}
+	bodies := make([]string, len(raw))
+	for i, v := range raw {
+		bodies[i] = invertersOnly(v)
+	}
+	got, log := series(t, bodies, "enphase_production", map[string]string{"source": "inverters"}, "energy_lifetime_wh")
+	want := []any{1_500_000.0, 1_550_000.0, 1_552_000.0, 410_000 + wrapWh, 1_000.0, 1_200.0}
+	require.Len(t, got, len(want))
+	for i := range want {
+		require.InDelta(t, want[i], got[i], 1e-6, "gather %d", i)
+	}
+	msgs := strings.Join(logLines(log), "\n")
+	require.Contains(t, msgs, "wrapped")
+	require.Contains(t, msgs, "a counter reset on the gateway")
+}
+
+// TestTotalConsumptionRepair covers V4: firmware 8.3.5433 reports the net
+// values as total consumption; total is rebuilt as net + production, so a
+// gateway updated to it shows no step in its total-consumption series.
+func TestTotalConsumptionRepair(t *testing.T) {
+	eim := func(mt string, w, wh float64) string {
+		return fmt.Sprintf(`{"type":"eim","activeCount":1,"measurementType":%q,"wNow":%v,"whLifetime":%v,"whToday":%v,"lines":[{"wNow":%v,"whLifetime":%v},{"wNow":%v,"whLifetime":%v}]}`,
+			mt, w, wh, wh, w/2, wh/2, w/2, wh/2)
+	}
+	body := func(total string) string {
+		return `{"production":[` + eim("production", 3000, 9_000_000) + `],"consumption":[` + total + `,` + eim("net-consumption", -1000, 4_000_000) + `]}`
+	}
+	before := body(eim("total-consumption", 2000, 13_000_000)) // firmware 8.2: right
+	after := body(eim("total-consumption", -1000, 4_000_000))  // firmware 8.3.5433: total == net
+	for _, field := range []string{"energy_lifetime_wh", "power_w"} {
+		got, _ := series(t, []string{before, after}, "enphase_consumption", map[string]string{"measurement_type": "total", "phase": "total"}, field)
+		require.Equal(t, got[0], got[1], "%s: no step across the firmware update", field)
+	}
+	got, _ := series(t, []string{before, after}, "enphase_consumption", map[string]string{"measurement_type": "total", "phase": "L1"}, "energy_lifetime_wh")
+	require.Equal(t, got[0], got[1], "per phase too")
+	// The broken daily counter (today == lifetime) is not passed on.
+	got, _ = series(t, []string{after}, "enphase_consumption", map[string]string{"measurement_type": "total", "phase": "total"}, "energy_today_wh")
+	require.Nil(t, got[0])
+}
+
+// TestDoubledSplitPhaseAggregate covers V3: an aggregate reported as twice
+// the sum of its phases is replaced by that sum.
+func TestDoubledSplitPhaseAggregate(t *testing.T) {
+	doubled := `{"production":[{"type":"eim","activeCount":1,"measurementType":"production","wNow":4000,"whLifetime":20000000,"lines":[{"wNow":1000,"whLifetime":5000000},{"wNow":1000,"whLifetime":5000000}]}]}`
+	got, _ := series(t, []string{doubled}, "enphase_production", map[string]string{"source": "ct", "phase": "total"}, "power_w")
+	require.Equal(t, 2000.0, got[0])
+	got, _ = series(t, []string{doubled}, "enphase_production", map[string]string{"source": "ct", "phase": "total"}, "energy_lifetime_wh")
+	require.Equal(t, 10000000.0, got[0])
+}
+
+// TestFlappingActiveCount covers P5: a production CT whose activeCount reads
+// 0 for one sample leaves a gap in the CT series for that gather; it never
+// switches the CT series to another source, and the inverters' series goes on.
+func TestFlappingActiveCount(t *testing.T) {
+	mk := func(active int) string {
+		return fmt.Sprintf(`{"production":[{"type":"inverters","activeCount":12,"wNow":2869,"whLifetime":14086412},{"type":"eim","activeCount":%d,"measurementType":"production","wNow":2900.2,"whLifetime":14213068.0}]}`, active)
+	}
+	bodies := []string{mk(1), mk(0), mk(1)}
+	ct, _ := series(t, bodies, "enphase_production", map[string]string{"source": "ct", "phase": "total"}, "power_w")
+	require.Equal(t, []any{2900.2, nil, 2900.2}, ct)
+	inv, _ := series(t, bodies, "enphase_production", map[string]string{"source": "inverters"}, "power_w")
+	require.Equal(t, []any{2869.0, 2869.0, 2869.0}, inv)
+}
