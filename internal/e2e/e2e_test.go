@@ -369,6 +369,45 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 		require.Greater(t, db.scalar(t, `SELECT max("expires_in_s") FROM "enphase_token"`).(float64), (11 * time.Hour).Seconds())
 	})
 
+	t.Run("C3 daily energy across daylight-saving days", func(t *testing.T) {
+		// The README's recipe, run over a counter rising 100 Wh an hour,
+		// read every 15 minutes through both 2026 changes in Paris.
+		recipe := readmeRecipe(t)
+		paris, err := time.LoadLocation("Europe/Paris")
+		require.NoError(t, err)
+		for _, days := range [][2]string{{"2026-03-27", "2026-03-31"}, {"2026-10-23", "2026-10-27"}} {
+			from, err := time.ParseInLocation("2006-01-02", days[0], paris)
+			require.NoError(t, err)
+			to, err := time.ParseInLocation("2006-01-02", days[1], paris)
+			require.NoError(t, err)
+			var lp strings.Builder
+			for ts := from; ts.Before(to); ts = ts.Add(15 * time.Minute) {
+				wh := 1_000_000 + ts.Sub(from).Hours()*100
+				fmt.Fprintf(&lp, "enphase_production,phase=total,serial=dst,source=ct energy_lifetime_wh=%v %d\n", wh, ts.Unix())
+			}
+			resp, err := http.Post(db.url+"/write?db=telegraf&precision=s", "text/plain", strings.NewReader(lp.String()))
+			require.NoError(t, err)
+			resp.Body.Close()
+			require.Equal(t, http.StatusNoContent, resp.StatusCode)
+
+			q := strings.Replace(recipe, "$timeFilter", fmt.Sprintf("time >= '%s' AND time < '%s'", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339)), 1)
+			got := map[string]float64{}
+			for _, row := range db.query(t, q)[0].Values {
+				if row[1] != nil {
+					day, err := time.Parse(time.RFC3339, row[0].(string))
+					require.NoError(t, err)
+					got[day.In(paris).Format("2006-01-02")] = row[1].(float64)
+				}
+			}
+			// Each local day holds its own hours: 23 on the spring change, 25 in autumn.
+			want := map[string]float64{}
+			for d := from.AddDate(0, 0, 1); d.Before(to); d = d.AddDate(0, 0, 1) {
+				want[d.Format("2006-01-02")] = d.AddDate(0, 0, 1).Sub(d).Hours() * 100
+			}
+			require.Equal(t, want, got)
+		}
+	})
+
 	t.Run("every dashboard query returns data", func(t *testing.T) {
 		queries := dashboardQueries(t)
 		require.NotEmpty(t, queries)
@@ -427,6 +466,20 @@ func readDemo(t *testing.T, name string, v any) {
 	b, err := os.ReadFile(filepath.Join(root, "internal", "envoysim", "demo", name))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(b, v))
+}
+
+// readmeRecipe is the plugin README's daily-production InfluxQL query.
+func readmeRecipe(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "plugins", "inputs", "enphase", "README.md"))
+	require.NoError(t, err)
+	s := string(b)
+	i := strings.Index(s, "Daily production from the lifetime counter")
+	require.GreaterOrEqual(t, i, 0)
+	start := strings.Index(s[i:], "```sql\n")
+	require.GreaterOrEqual(t, start, 0)
+	body := s[i+start+len("```sql\n"):]
+	return strings.TrimSpace(body[:strings.Index(body, "```")])
 }
 
 // dashboardQueries returns the InfluxQL of every panel target of the

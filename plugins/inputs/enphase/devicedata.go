@@ -1,0 +1,88 @@
+package enphase
+
+import (
+	"time"
+
+	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+)
+
+// scaled is n divided by div (milli-units to units, joules to Wh).
+func scaled(n envoy.Num, div float64) envoy.Num {
+	if !n.Valid {
+		return n
+	}
+	return envoy.Num{V: n.V / div, Valid: true}
+}
+
+// addDeviceData maps /ivp/pdm/device_data to enphase_inverter, the same
+// measurement, tags and field types as addInverters, with more fields. Each
+// point is stamped with the inverter's lastReading.endDate (a UTC epoch; an
+// unknown or pre-2000 one is replaced by now, case C2) and written once per
+// endDate, deduplicated through last like addInverters (the two may share
+// one map: both endpoints give the same report time for an inverter).
+//
+// Only microinverters (devName "pcu") that are active and have a lastReading
+// are mapped: a removed inverter stays in the body with active false,
+// modGone true and empty objects (case P13); eim, acb and nsrb entries are
+// other devices. modGone alone does not mean removed: live inverters asleep
+// at night read active and modGone true (capture 8.3.5169), so such an
+// inverter is still written for a report it really made (a known endDate),
+// without its temperature (case C5).
+//
+// The result holds the serial of every inverter the body accounts for,
+// whether written now or already written for the same endDate. When
+// d.Capped(), inverters missing from it are to be read from
+// /api/v1/production/inverters (case P12).
+func addDeviceData(acc telegraf.Accumulator, serial string, d envoy.DeviceData, last map[string]envoy.Epoch, now time.Time) (emitted map[string]bool) {
+	emitted = make(map[string]bool)
+	for _, dev := range d.Devices {
+		if !dev.Microinverter() || !dev.Active || dev.SN == "" || len(dev.Channels) == 0 {
+			continue
+		}
+		// A microinverter reports one channel on every firmware captured; a
+		// device with several is described by its first, so a pcu is always
+		// one point with one set of values (eim entries have one per phase).
+		ch := dev.Channels[0]
+		r := ch.LastReading
+		ts, known := r.EndDate.Time()
+		if r.Empty() || (dev.ModGone && !known) {
+			// No report to write: lastReading {} (removed, or not reported
+			// yet), or not communicating and no report time.
+			continue
+		}
+		emitted[dev.SN] = true
+		if known {
+			if prev, ok := last[dev.SN]; ok && prev == r.EndDate {
+				continue
+			}
+		} else {
+			ts = now
+		}
+		if last != nil {
+			last[dev.SN] = r.EndDate
+		}
+		f := fields{}
+		f.put("power_w", ch.Watts.Now)
+		f.put("power_max_w", ch.Watts.Max)
+		if known {
+			f["last_report_unix_s"] = ts.Unix()
+		}
+		f.put("dc_voltage_v", scaled(r.DCVoltageINmV, 1000))
+		f.put("dc_current_a", scaled(r.DCCurrentINmA, 1000))
+		f.put("ac_voltage_v", scaled(r.ACVoltageINmV, 1000))
+		f.put("ac_current_a", scaled(r.ACCurrentInmA, 1000))
+		f.put("ac_frequency_hz", scaled(r.ACFrequencyINmHz, 1000))
+		if !dev.ModGone {
+			// A device that is not communicating reads 0 °C (case C5).
+			f.put("temperature_c", r.ChannelTemp)
+		}
+		f.put("energy_today_wh", ch.WattHours.Today)
+		f.putCounter("energy_lifetime_wh", scaled(ch.Lifetime.JoulesProduced, 3600))
+		f.put("energy_interval_wh", scaled(r.JoulesProduced, 3600))
+		f.put("interval_s", r.Duration)
+		add(acc, mInverter, map[string]string{"serial": serial, "device_serial": dev.SN}, f, ts)
+	}
+	return emitted
+}
