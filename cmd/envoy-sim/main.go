@@ -1,7 +1,9 @@
 // Command envoy-sim serves a capture folder as a simulated firmware 7/8
 // Enphase Envoy over HTTPS, for tests and demos without a real gateway. The
 // same listener plays Enphase's cloud (POST /login/login.json, POST /tokens)
-// for the accounts given with --account.
+// for the accounts given with --account. A capture whose /info firmware is
+// before 7 is served as such a gateway: plain HTTP with digest
+// authentication (users envoy and installer), so the URL printed is http://.
 //
 //	envoy-sim [--captures DIR] [--listen 127.0.0.1:0] [--token-out FILE]
 //	          [--latency-scale 1] [--live] [--token-lifetime 8760h] [--role owner] [--session-ttl 10m]
@@ -38,6 +40,8 @@ const usage = `usage: envoy-sim [flags]
 
 Serves a capture folder as a simulated Enphase Envoy over HTTPS, and Enphase's
 cloud (POST /login/login.json, POST /tokens) for the --account accounts.
+A capture of firmware before 7 is served over plain HTTP with digest auth
+(user envoy: last 6 digits of the serial; user installer: derived password).
 Prints the base URL on stdout. Control endpoints, without auth:
   GET /__sim/stats                  request counters (JSON)
   POST /__sim/expire_sessions       end every sessionId (a reboot)
@@ -56,7 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fl.PrintDefaults()
 	}
 	captures := fl.String("captures", "", "capture folder to serve (default: the embedded demo)")
-	listen := fl.String("listen", "127.0.0.1:0", "TLS listen address")
+	listen := fl.String("listen", "127.0.0.1:0", "listen address (TLS, or plain HTTP for firmware before 7)")
 	tokenOut := fl.String("token-out", "", "write a valid token to this file (mode 0600)")
 	latency := fl.Float64("latency-scale", 1, "multiplier for captured duration_seconds (0 = no delay)")
 	live := fl.Bool("live", false, "move the capture's timestamps to now, so its data lands in today's graphs")
@@ -134,6 +138,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, base)
 	fmt.Fprintf(stderr, "envoy-sim: serial %s, firmware %s, captures %s, %d cloud account(s), listening on %s\n",
 		sim.Serial(), sim.Firmware(), source, len(accounts), base)
+	if sim.Legacy() {
+		fmt.Fprintf(stderr, "envoy-sim: firmware before 7: plain HTTP, digest auth as user envoy (password %s) or installer (password %s)\n",
+			sim.LegacyPassword("envoy"), sim.LegacyPassword("installer"))
+	}
 
 	<-ctx.Done()
 	return 0

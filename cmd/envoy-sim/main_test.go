@@ -148,3 +148,37 @@ func TestRunCloudAccounts(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
 	require.Equal(t, 3, st.CloudLogin)
 }
+
+// TestRunLegacy: a capture of firmware before 7 is served over plain HTTP
+// with digest auth, and the printed URL says http://.
+func TestRunLegacy(t *testing.T) {
+	dir := t.TempDir()
+	info := "<envoy_info><device><sn>121400000042</sn><software>R3.9.36</software></device></envoy_info>"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "info"), []byte(info), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "api_v1_production"), []byte(`{"wattsNow": 1}`), 0o644))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int)
+	go func() { done <- run(ctx, []string{"--captures", dir, "--latency-scale", "0"}, &out, &errOut) }()
+	defer func() {
+		cancel()
+		require.Equal(t, 0, <-done, errOut.String())
+	}()
+	require.Eventually(t, func() bool { return strings.Contains(out.String(), "\n") }, 10*time.Second, 10*time.Millisecond, "no URL; stderr %q", errOut.String())
+	base := strings.TrimSpace(out.String())
+	require.True(t, strings.HasPrefix(base, "http://127.0.0.1:"), base)
+	require.Contains(t, errOut.String(), "firmware R3.9.36")
+	require.Contains(t, errOut.String(), "user envoy (password 000042)")
+
+	c := &http.Client{Timeout: 10 * time.Second}
+	resp, err := c.Get(base + "/info")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp, err = c.Get(base + "/api/v1/production")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	require.True(t, strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Digest "), resp.Header.Get("WWW-Authenticate"))
+}

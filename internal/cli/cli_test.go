@@ -203,7 +203,7 @@ func TestGetAllRoundTrip(t *testing.T) {
 		require.Contains(t, string(log), `"duration_seconds"`)
 	}
 	// Endpoints the demo gateway lacks are kept with their status: a bug report shows what is missing.
-	log, err := os.ReadFile(filepath.Join(dir, "ivp_pdm_device_data_log.json"))
+	log, err := os.ReadFile(filepath.Join(dir, "ivp_ensemble_power_log.json"))
 	require.NoError(t, err)
 	require.Contains(t, string(log), `"code": 404`)
 	files, err := os.ReadDir(dir)

@@ -1,6 +1,8 @@
 // Package envoy is the client for an Enphase Envoy / IQ Gateway's local API
 // (firmware 7 and 8): HTTPS, a JWT checked once on /auth/check_jwt, then the
 // sessionId cookie, one request at a time because the gateway is a weak device.
+// Firmware before 7 is read in legacy mode (Config.Legacy, legacy.go): plain
+// HTTP with Digest authentication.
 package envoy
 
 import (
@@ -39,7 +41,7 @@ const (
 func CaptureEndpoints() []string {
 	return []string{
 		PathInfo, PathProduction, "/production.json", PathMeters, PathMeterReadings,
-		"/api/v1/production", PathInverters, "/ivp/pdm/device_data",
+		"/api/v1/production", PathInverters, PathDeviceData,
 		"/ivp/ensemble/inventory", "/ivp/ensemble/power", "/ivp/ensemble/secctrl",
 		"/ivp/ensemble/status", "/ivp/ensemble/dry_contacts", "/ivp/ss/dry_contact_settings",
 		"/ivp/ensemble/generator", "/admin/lib/tariff", "/ivp/livedata/status",
@@ -61,7 +63,11 @@ type Config struct {
 	URL     *url.URL
 	TLS     *tls.Config
 	Timeout time.Duration // per request
-	Tokens  TokenSource
+	Tokens  TokenSource   // unused in legacy mode
+	// Legacy, when set, selects legacy mode for firmware before 7: requests
+	// go to URL as given (http://), answered with HTTP Digest for these
+	// credentials; no token, check_jwt or cookie; no keep-alive.
+	Legacy *LegacyAuth
 }
 
 // Client talks to one gateway. It is safe for concurrent use; requests are
@@ -71,6 +77,7 @@ type Client struct {
 	http    *http.Client
 	timeout time.Duration
 	tokens  TokenSource
+	legacy  *legacyState // nil unless legacy mode; guarded by mu
 
 	mu           sync.Mutex // one request at a time per gateway
 	session      string     // sessionId cookie value; a secret
@@ -91,11 +98,14 @@ func New(cfg Config) *Client {
 		MaxIdleConnsPerHost:   1,
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout,
+		// fw 3.18.10 resets a reused connection after the digest exchange.
+		DisableKeepAlives: cfg.Legacy != nil,
 	}
 	return &Client{
 		base:    cfg.URL,
 		timeout: cfg.Timeout,
 		tokens:  cfg.Tokens,
+		legacy:  newLegacyState(cfg.Legacy),
 		http: &http.Client{
 			Transport: tr,
 			// Missing endpoints can redirect to error pages and http:// to
@@ -117,10 +127,14 @@ func (c *Client) AuthChecks() int64 { return c.checks.Load() }
 // Close releases idle connections.
 func (c *Client) Close() { c.http.CloseIdleConnections() }
 
-// ResetSession forgets the sessionId, e.g. after a firmware change.
+// ResetSession forgets the sessionId (in legacy mode the digest challenge
+// and that the credentials worked), e.g. after a firmware change.
 func (c *Client) ResetSession() {
 	c.mu.Lock()
 	c.session, c.sessionToken = "", ""
+	if c.legacy != nil {
+		c.legacy.reset()
+	}
 	c.mu.Unlock()
 }
 
@@ -160,10 +174,14 @@ func (c *Client) GetPublic(ctx context.Context, path string) (Response, error) {
 
 // Get fetches an authenticated endpoint and returns the response whatever its
 // status, after the session dance: check_jwt once, then the cookie; on a 401,
-// check_jwt again and retry once.
+// check_jwt again and retry once. In legacy mode it answers the gateway's
+// digest challenge instead (see getLegacy).
 func (c *Client) Get(ctx context.Context, path string) (Response, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.legacy != nil {
+		return c.getLegacy(ctx, path)
+	}
 	tok, err := c.tokens.Token()
 	if err != nil {
 		return Response{}, &AuthError{Host: c.base.Host, Reason: err.Error()}
@@ -193,6 +211,9 @@ func (c *Client) Get(ctx context.Context, path string) (Response, error) {
 func (c *Client) CheckJWT(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.legacy != nil {
+		return ErrLegacyNoJWT
+	}
 	tok, err := c.tokens.Token()
 	if err != nil {
 		return &AuthError{Host: c.base.Host, Reason: err.Error()}
@@ -206,6 +227,9 @@ func (c *Client) CheckJWT(ctx context.Context) error {
 func (c *Client) CheckToken(ctx context.Context, t token.Token) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.legacy != nil {
+		return ErrLegacyNoJWT
+	}
 	return c.checkJWT(ctx, t)
 }
 
@@ -321,7 +345,7 @@ func (c *Client) transportError(path string, err error, callerLimit time.Duratio
 		hint = "the gateway did not answer TLS: firmware before 7 speaks plain http"
 	case errors.As(err, &dnsErr):
 		hint = fmt.Sprintf("cannot resolve %q (envoy.local often fails in containers): set url to the gateway's IP address", c.base.Hostname())
-	case errors.Is(err, syscall.ECONNREFUSED) && c.base.Scheme == "http":
+	case errors.Is(err, syscall.ECONNREFUSED) && c.base.Scheme == "http" && c.legacy == nil:
 		hint = "connection refused: firmware 8.3 closed port 80, use https://"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		hint = "connection refused: check the address and that the gateway is on"
@@ -364,7 +388,8 @@ func (e *TransportError) Error() string {
 
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// AuthError means the gateway does not accept our token at all.
+// AuthError means the gateway does not accept our token at all (in legacy
+// mode: our digest user and password).
 type AuthError struct {
 	Host   string
 	Status int

@@ -43,6 +43,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 
 	switch path {
 	case "/auth/check_jwt":
+		if s.legacy { // firmware before 7 has no tokens
+			write(w, http.StatusNotFound, "application/json", []byte(body404))
+			return
+		}
 		s.serveCheckJWT(w, r)
 		return
 	case cloudLoginPath:
@@ -56,9 +60,16 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		notAllowed(w, "GET, HEAD")
 		return
 	}
-	if path != "/info" && path != "/info.xml" && !s.authorized(r) {
-		s.unauthorized(w)
-		return
+	if path != "/info" && path != "/info.xml" {
+		if s.legacy {
+			if ok, stale := s.digestAuthorized(r); !ok {
+				s.legacyUnauthorized(w, stale)
+				return
+			}
+		} else if !s.authorized(r) {
+			s.unauthorized(w)
+			return
+		}
 	}
 	s.serveCapture(w, r, key)
 }
@@ -100,6 +111,10 @@ func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, key string
 			t.Stop()
 			return // client gone: nobody to answer
 		}
+	}
+	if s.legacy && rep.code == http.StatusUnauthorized {
+		// Captured 401s of fw < 7 carry a challenge whatever the credentials.
+		s.setChallenge(w.Header(), false)
 	}
 	write(w, rep.code, rep.contentType, rep.body)
 }

@@ -4,6 +4,9 @@
 // plugin can be tested end to end without hardware. The same listener also
 // plays Enphase's cloud (Enlighten login + Entrez /tokens, see cloud.go), so
 // token renewal can be tested against one trusted certificate.
+//
+// A capture whose /info firmware is before 7 is served as a legacy gateway
+// instead (see legacy.go): plain HTTP and HTTP Digest, no tokens.
 package envoysim
 
 import (
@@ -50,6 +53,7 @@ type Server struct {
 	shift    time.Duration // live mode: added to the capture's timestamps
 	serial   string
 	firmware string
+	legacy   bool // firmware before 7: HTTP + digest (legacy.go)
 
 	key   *ecdsa.PrivateKey
 	kid   string
@@ -59,7 +63,8 @@ type Server struct {
 	certPEM []byte
 
 	mu       sync.Mutex
-	sessions map[string]session // by sessionId
+	sessions map[string]session     // by sessionId
+	nonces   map[string]*nonceState // legacy mode: digest nonces issued
 	stats    Stats
 	srv      *http.Server
 	closed   bool
@@ -118,6 +123,7 @@ func New(opts Options) (*Server, error) {
 		fsys:     opts.Captures,
 		shift:    shift,
 		sessions: make(map[string]session),
+		nonces:   make(map[string]*nonceState),
 		stats:    Stats{Requests: make(map[string]int)},
 		minted:   make(map[string]uint64),
 		logins:   make(map[string]string),
@@ -126,6 +132,7 @@ func New(opts Options) (*Server, error) {
 	if s.serial, s.firmware, err = readInfo(s.fsys); err != nil {
 		return nil, err
 	}
+	s.legacy = legacyFirmware(s.firmware)
 	if err := s.initKeys(); err != nil {
 		return nil, err
 	}
@@ -169,7 +176,8 @@ func (s *Server) Firmware() string { return s.firmware }
 func (s *Server) Token() string { return s.token }
 
 // Start listens with TLS on addr and serves in the background. It returns the
-// base URL, e.g. https://127.0.0.1:PORT.
+// base URL, e.g. https://127.0.0.1:PORT; in legacy mode (firmware before 7)
+// it serves plain HTTP and returns http://127.0.0.1:PORT.
 func (s *Server) Start(addr string) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -188,7 +196,13 @@ func (s *Server) Start(addr string) (string, error) {
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	s.srv = srv
-	go func() { _ = srv.Serve(tls.NewListener(ln, s.TLSConfig())) }()
+	scheme := "https"
+	if s.legacy {
+		scheme = "http"
+		go func() { _ = srv.Serve(ln) }()
+	} else {
+		go func() { _ = srv.Serve(tls.NewListener(ln, s.TLSConfig())) }()
+	}
 
 	tcp := ln.Addr().(*net.TCPAddr)
 	host := tcp.IP
@@ -196,7 +210,7 @@ func (s *Server) Start(addr string) (string, error) {
 		// Listening on all interfaces: hand out an address the cert covers.
 		host = net.IPv4(127, 0, 0, 1)
 	}
-	return "https://" + net.JoinHostPort(host.String(), fmt.Sprint(tcp.Port)), nil
+	return scheme + "://" + net.JoinHostPort(host.String(), fmt.Sprint(tcp.Port)), nil
 }
 
 // Close stops the listener and drops open connections.
@@ -223,11 +237,13 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// ExpireSessions drops every sessionId, as a gateway reboot does.
+// ExpireSessions drops every sessionId (in legacy mode every digest nonce),
+// as a gateway reboot does.
 func (s *Server) ExpireSessions() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	clear(s.sessions)
+	clear(s.nonces)
 }
 
 // RevokeTokens makes the gateway refuse every token minted so far (on

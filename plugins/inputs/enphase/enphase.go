@@ -34,8 +34,10 @@ const (
 	defaultTimeout           = 10 * time.Second
 	defaultGatherTimeout     = 14 * time.Second
 	defaultInvertersInterval = 5 * time.Minute
+	defaultEnsembleInterval  = time.Minute
+	defaultTariffInterval    = 15 * time.Minute
 	defaultInfoInterval      = 4 * time.Hour
-	defaultReprobeInterval   = time.Hour
+	defaultReprobeInterval   = 3 * time.Hour
 
 	// Inverters report every 5 to 15 minutes; polling faster only loads the gateway.
 	minInvertersInterval = 5 * time.Minute
@@ -53,6 +55,8 @@ type Enphase struct {
 	Timeout            config.Duration `toml:"timeout"`
 	GatherTimeout      config.Duration `toml:"gather_timeout"`
 	InvertersInterval  config.Duration `toml:"inverters_interval"`
+	EnsembleInterval   config.Duration `toml:"ensemble_interval"`
+	TariffInterval     config.Duration `toml:"tariff_interval"`
 	InfoInterval       config.Duration `toml:"info_interval"`
 	ReprobeInterval    config.Duration `toml:"reprobe_interval"`
 
@@ -90,6 +94,8 @@ func New() *Enphase {
 		Timeout:           config.Duration(defaultTimeout),
 		GatherTimeout:     config.Duration(defaultGatherTimeout),
 		InvertersInterval: config.Duration(defaultInvertersInterval),
+		EnsembleInterval:  config.Duration(defaultEnsembleInterval),
+		TariffInterval:    config.Duration(defaultTariffInterval),
 		InfoInterval:      config.Duration(defaultInfoInterval),
 		ReprobeInterval:   config.Duration(defaultReprobeInterval),
 
@@ -130,11 +136,14 @@ func (e *Enphase) Init() error {
 	if time.Duration(e.InvertersInterval) < minInvertersInterval {
 		return &ConfigError{Key: "inverters_interval", Reason: fmt.Sprintf("%s is too short: inverters report every 5 to 15 minutes and faster polling loads the gateway; use %s or more", time.Duration(e.InvertersInterval), minInvertersInterval)}
 	}
+	if e.EnsembleInterval <= 0 || e.TariffInterval <= 0 {
+		return &ConfigError{Key: "ensemble_interval", Reason: "ensemble_interval and tariff_interval must be positive (defaults 1m and 15m)"}
+	}
 	if e.InfoInterval <= 0 {
 		return &ConfigError{Key: "info_interval", Reason: "must be positive (default 4h)"}
 	}
 	if e.ReprobeInterval <= 0 {
-		return &ConfigError{Key: "reprobe_interval", Reason: "must be positive (default 1h)"}
+		return &ConfigError{Key: "reprobe_interval", Reason: "must be positive (default 3h)"}
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: e.InsecureSkipVerify, ServerName: e.TLSServerName} //nolint:gosec // gateways have self-signed certificates; the user chooses
 	if e.TLSCA != "" {

@@ -61,9 +61,9 @@ func TestBadBodiesCostOnlyTheirEndpoint(t *testing.T) {
 		{"T3 readings not json", "ivp_meters_readings", 200, "Error: 500", "not JSON", "enphase_meter", "enphase_production"},
 		{"T4 production truncated", "production.json_details_1", 200, `{"production":[{"type":"eim","activeCount":1,"measurementType":"production","wNow":12.5,"lines":[{"wNow":`, "bad JSON", "enphase_production", "enphase_meter"},
 		{"T4 readings truncated", "ivp_meters_readings", 200, `[{"eid":704643328,"activePower":1`, "bad JSON", "enphase_meter", "enphase_consumption"},
-		{"T5 inverters 404 json error", "api_v1_production_inverters", 404, `{ "error" : "404 - Not Found" }`, "", "enphase_inverter", "enphase_production"},
-		{"T5 inverters 200 json error", "api_v1_production_inverters", 200, `{"err":"404 - Not Found"}`, "", "enphase_inverter", "enphase_production"},
-		{"T1 optional endpoint 401", "api_v1_production_inverters", 401, page401, "", "enphase_inverter", "enphase_meter"},
+		{"T5 readings 404 json error", "ivp_meters_readings", 404, `{ "error" : "404 - Not Found" }`, "", "enphase_meter", "enphase_production"},
+		{"T5 readings 200 json error", "ivp_meters_readings", 200, `{"err":"404 - Not Found"}`, "", "enphase_meter", "enphase_production"},
+		{"T1 optional endpoint 401", "ivp_meters_readings", 401, page401, "", "enphase_meter", "enphase_production"},
 		{"T5 gateway error object", "ivp_meters_readings", 200, `{"error":"internal failure"}`, `gateway error "internal failure"`, "enphase_meter", "enphase_production"},
 	}
 	for _, tc := range cases {
@@ -135,7 +135,9 @@ func TestDroppedEndpointIsProbedAgainLater(t *testing.T) {
 }
 
 // TestSteadyStateRequests: after the first gather, a gather costs two
-// requests (production and CT readings) and no authentication.
+// requests (production and CT readings) and no authentication; the slow
+// tiers come at their own cadence, and a gateway without batteries is not
+// asked about them again until the next probe.
 func TestSteadyStateRequests(t *testing.T) {
 	sim, url := startSim(t, nil)
 	clk := newClock()
@@ -143,17 +145,21 @@ func TestSteadyStateRequests(t *testing.T) {
 	var acc testutil.Accumulator
 	require.NoError(t, e.Gather(&acc))
 	first := sim.Stats()
-	for range 10 {
+	for range 19 { // 4:45 at 15 s
 		clk.Advance(15 * time.Second)
 		require.NoError(t, e.Gather(&acc))
 	}
 	after := sim.Stats()
 	require.Equal(t, 1, after.CheckJWT, "one check_jwt per session")
-	require.Equal(t, 20, after.Total-first.Total)
-	require.Equal(t, 1, after.Requests[envoy.PathInverters], "inverters at most every 5 minutes")
-	clk.Advance(5 * time.Minute)
+	require.Equal(t, 38, after.Total-first.Total, "two requests a gather")
+	require.Equal(t, 19, after.Requests[envoy.PathProduction]-first.Requests[envoy.PathProduction])
+	require.Equal(t, 19, after.Requests[envoy.PathMeterReadings]-first.Requests[envoy.PathMeterReadings])
+	require.Equal(t, 1, after.Requests[envoy.PathEnsembleInventory], "no batteries: not asked again before the next probe")
+	require.Equal(t, 1, after.Requests[envoy.PathDeviceData], "inverters every 5 minutes")
+	require.Zero(t, after.Requests[envoy.PathInverters], "device_data covers every inverter")
+	clk.Advance(15 * time.Second)
 	require.NoError(t, e.Gather(&acc))
-	require.Equal(t, 2, sim.Stats().Requests[envoy.PathInverters])
+	require.Equal(t, 2, sim.Stats().Requests[envoy.PathDeviceData])
 	require.Empty(t, acc.Errors)
 }
 
@@ -267,6 +273,7 @@ func TestGatherTimeoutBoundsAHang(t *testing.T) {
 			}
 			files["production.json_details_1_log.json"] = &fstest.MapFile{Data: []byte(`{"code":200,"duration_seconds":` + tc.production + `}`)}
 			files["api_v1_production_inverters_log.json"] = &fstest.MapFile{Data: []byte(`{"code":200,"duration_seconds":30}`)}
+			body(files, "ivp_pdm_device_data", 404, `{ "error" : "404 - Not Found" }`) // the summary list is the one read
 			sim, err := envoysim.New(envoysim.Options{Captures: overlay(t, files), LatencyScale: 1})
 			require.NoError(t, err)
 			url, err := sim.Start("127.0.0.1:0")

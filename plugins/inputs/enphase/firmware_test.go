@@ -44,7 +44,8 @@ func (s *swapFS) set(name, body string) {
 // lacked (problem 3: firmware pushes change endpoints).
 func TestFirmwareChangeReprobes(t *testing.T) {
 	files := map[string]*fstest.MapFile{}
-	body(files, "api_v1_production_inverters", 404, `{ "error" : "404 - Not Found" }`)
+	deviceData := overlay(t, nil).(fstest.MapFS)["ivp_pdm_device_data"].Data
+	body(files, "ivp_pdm_device_data", 404, `{ "error" : "404 - Not Found" }`)
 	base := overlay(t, files).(fstest.MapFS)
 	capture := &swapFS{files: base}
 	sim, url := startSim(t, capture)
@@ -56,30 +57,36 @@ func TestFirmwareChangeReprobes(t *testing.T) {
 	e.Log = &log
 	var acc testutil.Accumulator
 	require.NoError(t, e.Gather(&acc))
-	require.Equal(t, 1, sim.Stats().Requests[envoy.PathInverters])
+	require.Equal(t, 1, sim.Stats().Requests[envoy.PathDeviceData])
+	require.Equal(t, 12, measurements(acc.GetTelegrafMetrics())["enphase_inverter"], "from the summary list meanwhile")
 
+	// The firmware update brings /ivp/pdm/device_data.
 	info, err := fs.ReadFile(base, "info")
 	require.NoError(t, err)
 	capture.set("info", strings.Replace(string(info), "D8.2.4345", "D8.3.5433", 1))
-	capture.set("api_v1_production_inverters_log.json", `{"code":200}`)
-	capture.set("api_v1_production_inverters", `[{"serialNumber":"122301000001","lastReportDate":1785603335,"devType":1,"lastReportWatts":241,"maxReportWatts":297}]`)
+	capture.set("ivp_pdm_device_data_log.json", `{"code":200}`)
+	capture.set("ivp_pdm_device_data", string(deviceData))
 
 	clk.Advance(30 * time.Minute)
 	require.NoError(t, e.Gather(&acc))
-	require.Equal(t, 1, sim.Stats().Requests[envoy.PathInverters], "dropped until /info shows the change")
+	require.Equal(t, 1, sim.Stats().Requests[envoy.PathDeviceData], "dropped until /info shows the change")
 	require.Equal(t, 1, sim.Stats().Requests[envoy.PathInfo])
 
 	clk.Advance(time.Duration(e.InfoInterval) - 30*time.Minute)
 	acc.ClearMetrics()
 	require.NoError(t, e.Gather(&acc))
 	require.Equal(t, 2, sim.Stats().Requests[envoy.PathInfo])
-	require.Equal(t, 2, sim.Stats().Requests[envoy.PathInverters], "probed again after the firmware change")
+	require.Equal(t, 2, sim.Stats().Requests[envoy.PathDeviceData], "probed again after the firmware change")
 	require.Equal(t, 2, sim.Stats().CheckJWT, "a new firmware means a new session")
 	require.Contains(t, strings.Join(logLines(&log), "\n"), "firmware changed from D8.2.4345 to D8.3.5433")
 	fw, ok := field2(acc.GetTelegrafMetrics(), "enphase_gateway", "firmware")
 	require.True(t, ok)
 	require.Equal(t, "D8.3.5433", fw)
-	require.Equal(t, 1, measurements(acc.GetTelegrafMetrics())["enphase_inverter"])
+	for _, m := range acc.GetTelegrafMetrics() {
+		if m.Name() == "enphase_inverter" {
+			require.True(t, m.HasField("dc_voltage_v"), "detailed data now")
+		}
+	}
 	require.Empty(t, acc.Errors)
 }
 

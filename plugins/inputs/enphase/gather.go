@@ -22,6 +22,14 @@ type state struct {
 	invertersNext time.Time
 	lastReport    map[string]envoy.Epoch // inverter serial → last emitted lastReportDate
 
+	ensembleNext time.Time
+	tariffNext   time.Time
+	batteries    bool // IQ Batteries or AC Batteries seen: the tariff matters
+	// Configuration read with /info, not every ensemble read.
+	ensembleCfgAt   time.Time
+	contactSettings envoy.DryContactSettings
+	generatorCfg    envoy.GeneratorConfig
+
 	dropped map[string]time.Time // endpoint → when to probe it again
 
 	counters counters // lifetime counters repaired across gathers
@@ -30,9 +38,18 @@ type state struct {
 // optional endpoints are dropped for reprobe_interval when the gateway lacks
 // them (404) or refuses them to this token (401 after a fresh check_jwt).
 var optional = map[string]bool{
-	envoy.PathMeters:        true,
-	envoy.PathMeterReadings: true,
-	envoy.PathInverters:     true,
+	envoy.PathMeters:              true,
+	envoy.PathMeterReadings:       true,
+	envoy.PathInverters:           true,
+	envoy.PathDeviceData:          true,
+	envoy.PathEnsembleInventory:   true,
+	envoy.PathEnsemblePower:       true,
+	envoy.PathEnsembleSecCtrl:     true,
+	envoy.PathEnsembleDryContacts: true,
+	envoy.PathDryContactSettings:  true,
+	envoy.PathEnsembleGenerator:   true,
+	envoy.PathGeneratorConfig:     true,
+	envoy.PathTariff:              true,
 }
 
 // gatherStats counts what one gather did, for enphase_gateway.
@@ -108,6 +125,12 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 	}
 	if ok {
 		e.addProduction(acc, info.Serial, prod, phaseCount(st.meters), now)
+		addACBatteries(acc, info.Serial, prod.Storage, now)
+		for _, sto := range prod.Storage {
+			if sto.ActiveCount.Valid && sto.ActiveCount.V > 0 {
+				st.batteries = true
+			}
+		}
 	}
 
 	// Readings are joined to meters by eid, so without the CT list they are useless.
@@ -122,19 +145,57 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 		}
 	}
 
-	if !now.Before(st.invertersNext) {
-		var invs []envoy.Inverter
-		ok, err := step(envoy.PathInverters, &invs)
+	if !now.Before(st.ensembleNext) {
+		ok, err := e.gatherEnsemble(acc, info.Serial, now, step)
 		if err != nil {
 			return e.fatal(acc, info, now, requestsBefore, &stats, err)
 		}
-		// On failure, try again next gather rather than a whole interval later.
 		if ok {
-			st.invertersNext = now.Add(time.Duration(e.InvertersInterval))
-			if st.lastReport == nil {
-				st.lastReport = make(map[string]envoy.Epoch)
+			st.ensembleNext = now.Add(time.Duration(e.EnsembleInterval))
+		}
+	}
+	if st.batteries && !now.Before(st.tariffNext) {
+		var t envoy.Tariff
+		ok, err := step(envoy.PathTariff, &t)
+		if err != nil {
+			return e.fatal(acc, info, now, requestsBefore, &stats, err)
+		}
+		if ok {
+			addTariff(acc, info.Serial, t, now)
+			st.tariffNext = now.Add(time.Duration(e.TariffInterval))
+		}
+	}
+
+	if !now.Before(st.invertersNext) {
+		if st.lastReport == nil {
+			st.lastReport = make(map[string]envoy.Epoch)
+		}
+		// Detailed data first (firmware 8.2.4345 and later); the summary list
+		// where it is missing, and for the inverters beyond its 50-device cap.
+		var detail envoy.DeviceData
+		ok, err := step(envoy.PathDeviceData, &detail)
+		if err != nil {
+			return e.fatal(acc, info, now, requestsBefore, &stats, err)
+		}
+		var covered map[string]bool
+		if ok && (detail.DeviceCount.Valid || len(detail.Devices) > 0) {
+			covered = addDeviceData(acc, info.Serial, detail, st.lastReport, now)
+		}
+		done := covered != nil && !detail.Capped()
+		if !done {
+			var invs []envoy.Inverter
+			ok, err = step(envoy.PathInverters, &invs)
+			if err != nil {
+				return e.fatal(acc, info, now, requestsBefore, &stats, err)
 			}
-			addInverters(acc, info.Serial, invs, st.lastReport, now)
+			if ok {
+				addInverters(acc, info.Serial, invs, covered, st.lastReport, now)
+				done = true
+			}
+		}
+		// On failure, try again next gather rather than a whole interval later.
+		if done {
+			st.invertersNext = now.Add(time.Duration(e.InvertersInterval))
 		}
 	}
 
@@ -204,7 +265,7 @@ func (e *Enphase) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, e
 	if st.info != nil && st.info.Firmware != info.Firmware {
 		e.Log.Infof("envoy %s: firmware changed from %s to %s; probing endpoints again", info.Serial, st.info.Firmware, info.Firmware)
 		st.dropped = nil
-		st.metersAt = time.Time{}
+		st.metersAt, st.ensembleNext, st.ensembleCfgAt, st.tariffNext = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 		e.client.ResetSession()
 	}
 	e.stateMu.Lock()
@@ -212,6 +273,77 @@ func (e *Enphase) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, e
 	e.stateMu.Unlock()
 	st.infoNext = now.Add(time.Duration(e.InfoInterval))
 	return info, nil
+}
+
+// gatherEnsemble reads batteries, the IQ System Controller, dry contacts and
+// the generator, asking only for what the inventory says exists. It returns
+// false when the tier should be tried again next gather.
+func (e *Enphase) gatherEnsemble(acc telegraf.Accumulator, serial string, now time.Time, step func(string, any) (bool, error)) (bool, error) {
+	st := &e.state
+	var inv envoy.EnsembleInventory
+	ok, err := step(envoy.PathEnsembleInventory, &inv)
+	if err != nil || !ok {
+		// A gateway without an ensemble (404) is done until the next probe.
+		return e.isDropped(envoy.PathEnsembleInventory, now), err
+	}
+	if len(inv) == 0 {
+		// No ensemble devices: ask again at the next probe, not every minute.
+		st.ensembleNext = now.Add(time.Duration(e.ReprobeInterval))
+		return false, nil
+	}
+	batteries := inv.BatteryCount() > 0
+	if batteries {
+		st.batteries = true
+		var power envoy.EnsemblePower
+		if _, err := step(envoy.PathEnsemblePower, &power); err != nil {
+			return false, err
+		}
+		addBatteries(acc, serial, inv, power, now)
+		var sec envoy.SecCtrl
+		ok, err := step(envoy.PathEnsembleSecCtrl, &sec)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			addBatterySystem(acc, serial, sec, &inv, now)
+		}
+	}
+	addSystemControllers(acc, serial, inv, now)
+	if !inv.Has(envoy.DeviceEnpower) {
+		return true, nil
+	}
+	// Every gateway answers these, with or without a controller: they are
+	// read only where one exists, and their configuration only with /info.
+	if !now.Before(st.ensembleCfgAt) {
+		var settings envoy.DryContactSettings
+		if ok, err := step(envoy.PathDryContactSettings, &settings); err != nil {
+			return false, err
+		} else if ok {
+			st.contactSettings = settings
+		}
+		var gen envoy.GeneratorConfig
+		if ok, err := step(envoy.PathGeneratorConfig, &gen); err != nil {
+			return false, err
+		} else if ok {
+			st.generatorCfg = gen
+		}
+		st.ensembleCfgAt = now.Add(time.Duration(e.InfoInterval))
+	}
+	var contacts envoy.DryContacts
+	if ok, err := step(envoy.PathEnsembleDryContacts, &contacts); err != nil {
+		return false, err
+	} else if ok {
+		addDryContacts(acc, serial, contacts, st.contactSettings, now)
+	}
+	if st.generatorCfg.Configured() {
+		var g envoy.Generator
+		if ok, err := step(envoy.PathEnsembleGenerator, &g); err != nil {
+			return false, err
+		} else if ok {
+			addGenerator(acc, serial, g, now)
+		}
+	}
+	return true, nil
 }
 
 func (e *Enphase) isDropped(path string, now time.Time) bool {

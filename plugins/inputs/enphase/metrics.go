@@ -233,9 +233,10 @@ func addMeterReadings(acc telegraf.Accumulator, serial string, enabled map[int64
 // addInverters maps /api/v1/production/inverters. Each point is stamped with
 // the inverter's own lastReportDate (a UTC epoch, case C4) and emitted once
 // per report, so a 5-minute poll of 15-minute reports writes no duplicates.
-func addInverters(acc telegraf.Accumulator, serial string, invs []envoy.Inverter, last map[string]envoy.Epoch, now time.Time) {
+// Inverters in covered were already written from /ivp/pdm/device_data.
+func addInverters(acc telegraf.Accumulator, serial string, invs []envoy.Inverter, covered map[string]bool, last map[string]envoy.Epoch, now time.Time) {
 	for _, inv := range invs {
-		if !inv.Microinverter() || inv.SerialNumber == "" {
+		if !inv.Microinverter() || inv.SerialNumber == "" || covered[inv.SerialNumber] {
 			continue
 		}
 		if prev, ok := last[inv.SerialNumber]; ok && prev == inv.LastReportDate && inv.LastReportDate != 0 {

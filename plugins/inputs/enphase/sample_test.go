@@ -27,6 +27,12 @@ func TestSampleConfigIsReal(t *testing.T) {
 	require.Equal(t, def.Timeout, got.Timeout)
 	require.Equal(t, def.GatherTimeout, got.GatherTimeout)
 	require.Equal(t, def.InvertersInterval, got.InvertersInterval)
+	require.Equal(t, def.EnsembleInterval, got.EnsembleInterval)
+	require.Equal(t, def.TariffInterval, got.TariffInterval)
+	require.Equal(t, def.RenewOwnerBefore, got.RenewOwnerBefore)
+	require.Equal(t, def.RenewInstallerBefore, got.RenewInstallerBefore)
+	require.Equal(t, def.EnlightenURL, got.EnlightenURL)
+	require.Equal(t, def.EntrezURL, got.EntrezURL)
 	require.Equal(t, def.InfoInterval, got.InfoInterval)
 	require.Equal(t, def.ReprobeInterval, got.ReprobeInterval)
 }
