@@ -77,6 +77,18 @@ func TestConformance(t *testing.T) {
 				}
 				require.Len(t, serials, n, "inverter count")
 			}
+			wantSoC := expectedBatteries(t, fsys)
+			gotSoC := map[string]float64{}
+			for _, m := range got {
+				if m.Name() == "enphase_battery" {
+					typ, _ := m.GetTag("type")
+					sn, _ := m.GetTag("device_serial")
+					if v, ok := m.GetField("soc_percent"); ok {
+						gotSoC[typ+"/"+sn] = v.(float64)
+					}
+				}
+			}
+			require.Equal(t, wantSoC, gotSoC, "battery count and state of charge")
 			for _, m := range got {
 				s, _ := m.GetTag("serial")
 				require.Equal(t, info.Serial, s)
@@ -186,6 +198,41 @@ func expectedMeters(t *testing.T, fsys fs.FS) []string {
 		eid, _ := m["eid"].(float64)
 		if m["state"] == "enabled" && withReading[eid] {
 			out = append(out, m["measurementType"].(string))
+		}
+	}
+	return out
+}
+
+// expectedBatteries is each battery's state of charge the capture holds:
+// IQ Batteries (ENCHARGE in the inventory) by serial, and the AC Batteries'
+// combined percentFull from production.json storage.
+func expectedBatteries(t *testing.T, fsys fs.FS) map[string]float64 {
+	out := map[string]float64{}
+	var inv []struct {
+		Type    string           `json:"type"`
+		Devices []map[string]any `json:"devices"`
+	}
+	if readCapture(t, fsys, "ivp_ensemble_inventory", &inv) {
+		for _, g := range inv {
+			if g.Type != "ENCHARGE" {
+				continue
+			}
+			for _, d := range g.Devices {
+				if soc, ok := d["percentFull"].(float64); ok {
+					out["encharge/"+d["serial_num"].(string)] = soc
+				}
+			}
+		}
+	}
+	var prod struct {
+		Storage []map[string]any `json:"storage"`
+	}
+	if readCapture(t, fsys, "production.json_details_1", &prod) || readCapture(t, fsys, "production.json", &prod) {
+		for _, st := range prod.Storage {
+			n, _ := st["activeCount"].(float64)
+			if soc, ok := st["percentFull"].(float64); ok && n > 0 {
+				out["acb/"] = soc
+			}
 		}
 	}
 	return out
