@@ -457,7 +457,7 @@ func Decode(r Response, v any) error {
 		if b[0] == '<' {
 			what = "an HTML page instead of JSON"
 		}
-		return &BodyError{Path: r.Path, Reason: what}
+		return &BodyError{Path: r.Path, Reason: what, HTML: b[0] == '<'}
 	}
 	if b[0] == '{' {
 		var e struct {
@@ -488,6 +488,7 @@ func Decode(r Response, v any) error {
 // BodyError is a 200 whose body is not the data we asked for.
 type BodyError struct {
 	Path, Reason string
+	HTML         bool // an HTML page: a login or "page not found" page
 }
 
 func (e *BodyError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Reason) }

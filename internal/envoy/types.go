@@ -148,6 +148,17 @@ type MeterValues struct {
 	Freq            Num `json:"freq"`
 }
 
+// PathSummary is the production summary, read on firmware before 7.
+const PathSummary = "/api/v1/production"
+
+// Summary is /api/v1/production: the gateway's own production totals.
+type Summary struct {
+	WattHoursToday     Num `json:"wattHoursToday"`
+	WattHoursSevenDays Num `json:"wattHoursSevenDays"`
+	WattHoursLifetime  Num `json:"wattHoursLifetime"`
+	WattsNow           Num `json:"wattsNow"`
+}
+
 // Inverter is one entry of /api/v1/production/inverters.
 type Inverter struct {
 	SerialNumber    string `json:"serialNumber"`

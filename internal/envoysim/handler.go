@@ -109,7 +109,9 @@ func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, key string
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
-			return // client gone: nobody to answer
+			// Client gone: abort rather than return, which would send an
+			// empty 200 that a client still closing its side may read.
+			panic(http.ErrAbortHandler)
 		}
 	}
 	if s.legacy && rep.code == http.StatusUnauthorized {

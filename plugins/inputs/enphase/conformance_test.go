@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/influxdata/telegraf"
@@ -21,8 +22,8 @@ import (
 // per gateway) that the conformance test replays; CI sets it.
 const fixturesEnv = "ENPHASE_FIXTURES"
 
-// TestConformance serves every firmware 7/8 capture in $ENPHASE_FIXTURES
-// through the simulator and gathers it with the real plugin. The expected
+// TestConformance serves every capture in $ENPHASE_FIXTURES, firmware 3.7 to
+// 8.3, through the simulator and gathers it with the real plugin. The expected
 // values are read from the capture here, independently of the plugin's decoder.
 func TestConformance(t *testing.T) {
 	root := os.Getenv(fixturesEnv)
@@ -45,14 +46,22 @@ func TestConformance(t *testing.T) {
 		}
 		info, err := envoy.ParseInfo(infoBody)
 		require.NoError(t, err, d.Name())
-		if !info.Version.AtLeast(7, 0, 0) {
-			t.Logf("%s: firmware %s is before 7 (legacy, not read by this release)", d.Name(), info.Firmware)
-			continue
-		}
 		served++
 		t.Run(d.Name(), func(t *testing.T) {
 			sim, url := startSim(t, fsys)
-			e := newPlugin(t, sim, url, newClock())
+			var e *Enphase
+			if info.Legacy() {
+				// Firmware before 7: plain http, digest authentication, no token.
+				require.True(t, sim.Legacy())
+				e = New()
+				e.URL = url
+				e.Log = testutil.Logger{}
+				e.now = newClock().Now
+				require.NoError(t, e.Init())
+				t.Cleanup(e.Stop)
+			} else {
+				e = newPlugin(t, sim, url, newClock())
+			}
 			var acc testutil.Accumulator
 			require.NoError(t, e.Gather(&acc))
 			require.Empty(t, acc.Errors, "no endpoint of a real capture may fail")
@@ -102,7 +111,7 @@ func TestConformance(t *testing.T) {
 			}
 		})
 	}
-	require.NotZero(t, served, "no firmware 7/8 capture in %s", root)
+	require.NotZero(t, served, "no capture in %s", root)
 	var mixed []string
 	for k, ts := range types {
 		if len(ts) > 1 {
@@ -139,11 +148,11 @@ func expectedPower(t *testing.T, fsys fs.FS) []powerWant {
 		Production  []map[string]any `json:"production"`
 		Consumption []map[string]any `json:"consumption"`
 	}
+	var out []powerWant
 	if !readCapture(t, fsys, "production.json_details_1", &prod) && !readCapture(t, fsys, "production.json", &prod) {
-		return nil
+		prod.Production, prod.Consumption = nil, nil
 	}
 	active := func(e map[string]any) bool { n, _ := e["activeCount"].(float64); return n > 0 }
-	var out []powerWant
 	for _, e := range prod.Production {
 		w, ok := e["wNow"].(float64)
 		if !ok || !active(e) {
@@ -155,6 +164,12 @@ func expectedPower(t *testing.T, fsys fs.FS) []powerWant {
 		case e["type"] == "inverters":
 			out = append(out, powerWant{"enphase_production", map[string]string{"source": "inverters", "phase": "total"}, w})
 		}
+	}
+	// Firmware before 7 (no web tokens in /info): the summary, unless all zero (P7).
+	var sum map[string]float64
+	if legacy(fsys) && readCapture(t, fsys, "api_v1_production", &sum) &&
+		(sum["wattHoursLifetime"] != 0 || sum["wattHoursToday"] != 0 || sum["wattHoursSevenDays"] != 0 || sum["wattsNow"] != 0) {
+		out = append(out, powerWant{"enphase_production", map[string]string{"source": "summary", "phase": "total"}, sum["wattsNow"]})
 	}
 	kinds := map[string]string{"total-consumption": "total", "net-consumption": "net"}
 	byKind := map[string]map[string]any{}
@@ -179,6 +194,17 @@ func expectedPower(t *testing.T, fsys fs.FS) []powerWant {
 		out = append(out, powerWant{"enphase_consumption", map[string]string{"measurement_type": kind, "phase": "total"}, e["wNow"].(float64)})
 	}
 	return out
+}
+
+// legacy reports whether the capture is of firmware before 7, read from its
+// /info independently of the plugin.
+func legacy(fsys fs.FS) bool {
+	b, err := fs.ReadFile(fsys, "info")
+	if err != nil {
+		return false
+	}
+	i := strings.Index(string(b), "<software>")
+	return i >= 0 && len(b) > i+11 && b[i+11] < '7' && b[i+12] == '.'
 }
 
 // expectedMeters lists the measurement types of enabled CTs that have a reading.

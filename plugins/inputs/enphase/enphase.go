@@ -45,20 +45,23 @@ const (
 
 // Enphase reads one gateway.
 type Enphase struct {
-	URL                string          `toml:"url"`
-	TokenFile          string          `toml:"token_file"`
-	Token              string          `toml:"token"`
-	Serial             string          `toml:"serial"`
-	InsecureSkipVerify bool            `toml:"insecure_skip_verify"`
-	TLSCA              string          `toml:"tls_ca"`
-	TLSServerName      string          `toml:"tls_server_name"`
-	Timeout            config.Duration `toml:"timeout"`
-	GatherTimeout      config.Duration `toml:"gather_timeout"`
-	InvertersInterval  config.Duration `toml:"inverters_interval"`
-	EnsembleInterval   config.Duration `toml:"ensemble_interval"`
-	TariffInterval     config.Duration `toml:"tariff_interval"`
-	InfoInterval       config.Duration `toml:"info_interval"`
-	ReprobeInterval    config.Duration `toml:"reprobe_interval"`
+	URL                string `toml:"url"`
+	TokenFile          string `toml:"token_file"`
+	Token              string `toml:"token"`
+	Serial             string `toml:"serial"`
+	InsecureSkipVerify bool   `toml:"insecure_skip_verify"`
+	TLSCA              string `toml:"tls_ca"`
+	TLSServerName      string `toml:"tls_server_name"`
+	// Firmware before 7 (plain http, digest authentication).
+	LegacyUser        string          `toml:"legacy_user"`
+	LegacyPassword    string          `toml:"legacy_password"`
+	Timeout           config.Duration `toml:"timeout"`
+	GatherTimeout     config.Duration `toml:"gather_timeout"`
+	InvertersInterval config.Duration `toml:"inverters_interval"`
+	EnsembleInterval  config.Duration `toml:"ensemble_interval"`
+	TariffInterval    config.Duration `toml:"tariff_interval"`
+	InfoInterval      config.Duration `toml:"info_interval"`
+	ReprobeInterval   config.Duration `toml:"reprobe_interval"`
 
 	// Token renewal from Enphase's cloud.
 	Username             string          `toml:"username"`
@@ -75,6 +78,8 @@ type Enphase struct {
 
 	client *envoy.Client
 	tokens envoy.TokenSource
+	base   envoy.Config // what the client was built from, for the switch to legacy mode
+	legacy bool         // the gateway runs firmware before 7
 	ctx    context.Context
 	cancel context.CancelFunc
 
@@ -163,8 +168,17 @@ func (e *Enphase) Init() error {
 	if e.Log == nil {
 		return errors.New("enphase: no logger set")
 	}
-	e.client = envoy.New(envoy.Config{URL: u, TLS: tlsCfg, Timeout: time.Duration(e.Timeout), Tokens: tokenFunc(func() (token.Token, error) { return e.tokens.Token() })})
-	if err := e.initTokens(e.client); err != nil {
+	if e.LegacyUser != "" && e.LegacyUser != "envoy" && e.LegacyUser != "installer" {
+		return &ConfigError{Key: "legacy_user", Reason: fmt.Sprintf("%q is not a gateway user: use envoy (the default) or installer", e.LegacyUser)}
+	}
+	e.base = envoy.Config{URL: u, TLS: tlsCfg, Timeout: time.Duration(e.Timeout), Tokens: tokenFunc(func() (token.Token, error) { return e.tokens.Token() })}
+	e.client = envoy.New(e.base)
+	// An http:// url without a token is a gateway before firmware 7, which has none.
+	if u.Scheme == "http" && e.TokenFile == "" && e.Token == "" && e.Username == "" {
+		e.tokens = tokenFunc(func() (token.Token, error) {
+			return token.Token{}, errors.New("no token configured: firmware 7 and later need token_file and an https:// url")
+		})
+	} else if err := e.initTokens(e.client); err != nil {
 		return err
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())

@@ -50,6 +50,7 @@ var optional = map[string]bool{
 	envoy.PathEnsembleGenerator:   true,
 	envoy.PathGeneratorConfig:     true,
 	envoy.PathTariff:              true,
+	envoy.PathSummary:             true,
 }
 
 // gatherStats counts what one gather did, for enphase_gateway.
@@ -78,9 +79,11 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
 	}
-	if _, err := e.currentToken(acc, info.Serial, now); err != nil {
-		e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, gatherStats{failed: 1})
-		return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
+	if !e.legacy {
+		if _, err := e.currentToken(acc, info.Serial, now); err != nil {
+			e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, gatherStats{failed: 1})
+			return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
+		}
 	}
 
 	// step fetches one endpoint; it returns false when nothing was decoded, and
@@ -99,6 +102,21 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 		}
 		stats.fail(err)
 		return false, nil
+	}
+
+	// Before firmware 7 the summary is where production lives, and is read
+	// first: until one request has passed the digest check, a 401 cannot tell
+	// a wrong password from an endpoint this firmware refuses. Later firmware
+	// mirrors the CT there, or stalls (case P8), so it is not read.
+	if e.legacy {
+		var sum envoy.Summary
+		ok, err := step(envoy.PathSummary, &sum)
+		if err != nil {
+			return e.fatal(acc, info, now, requestsBefore, &stats, err)
+		}
+		if ok {
+			addSummary(acc, info.Serial, sum, now)
+		}
 	}
 
 	// CT configuration changes rarely: read it with /info, not every gather.
@@ -259,8 +277,8 @@ func (e *Enphase) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, e
 	if e.Serial != "" && info.Serial != e.Serial {
 		return envoy.Info{}, fmt.Errorf("the gateway at %s has serial %s, not the configured serial %s: check url (a DHCP change?) or serial", e.client.Host(), info.Serial, e.Serial)
 	}
-	if !info.Version.AtLeast(7, 0, 0) {
-		return envoy.Info{}, fmt.Errorf("firmware %s is older than 7: this release reads token-protected gateways (firmware 7 and 8) only", info.Firmware)
+	if info.Legacy() != e.legacy {
+		e.switchAuth(info)
 	}
 	if st.info != nil && st.info.Firmware != info.Firmware {
 		e.Log.Infof("envoy %s: firmware changed from %s to %s; probing endpoints again", info.Serial, st.info.Firmware, info.Firmware)
@@ -351,6 +369,32 @@ func (e *Enphase) isDropped(path string, now time.Time) bool {
 	return ok && now.Before(until)
 }
 
+// switchAuth rebuilds the client for the gateway's firmware: digest
+// authentication over plain http before 7, the token over https from 7 on.
+func (e *Enphase) switchAuth(info envoy.Info) {
+	cfg := e.base
+	e.legacy = info.Legacy()
+	if e.legacy {
+		u := *cfg.URL
+		u.Scheme = "http"
+		cfg.URL = &u
+		auth := envoy.NewLegacyAuth(info.Serial, e.LegacyUser)
+		if e.LegacyPassword != "" {
+			auth.Password = e.LegacyPassword
+		}
+		cfg.Legacy = auth
+		e.Log.Infof("envoy %s: firmware %s is before 7: reading it over http with the %s user", info.Serial, info.Firmware, auth.User)
+	} else if e.TokenFile == "" && e.Token == "" && e.Username == "" {
+		e.Log.Errorf("envoy %s: firmware %s wants a token: set url to https:// and token_file (see the README, 'Getting a token')", info.Serial, info.Firmware)
+	}
+	old := e.client
+	e.client = envoy.New(cfg)
+	old.Close()
+	if e.tok.renewer != nil {
+		e.tok.renewer.Check = e.client
+	}
+}
+
 // errDropped marks an endpoint skipped because the gateway lacks it.
 var errDropped = errors.New("endpoint dropped")
 
@@ -373,13 +417,8 @@ func (e *Enphase) fetch(ctx context.Context, path string, now time.Time, v any) 
 	if errors.As(err, &se) {
 		missing := se.Status == http.StatusNotFound
 		refused := se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden
-		if missing || (refused && optional[path]) {
-			if st.dropped == nil {
-				st.dropped = make(map[string]time.Time)
-			}
-			st.dropped[path] = now.Add(time.Duration(e.ReprobeInterval))
-			e.Log.Infof("%s: %s; not asking again for %s", e.Name(), err, time.Duration(e.ReprobeInterval))
-			return errDropped
+		if missing || (refused && (optional[path] || e.legacy)) {
+			return e.drop(path, now, err)
 		}
 		if se.Status >= 500 {
 			e.state.infoNext = time.Time{} // a reboot or update may be under way
@@ -390,7 +429,24 @@ func (e *Enphase) fetch(ctx context.Context, path string, now time.Time, v any) 
 	if errors.As(err, &te) {
 		e.state.infoNext = time.Time{}
 	}
+	// Firmware before 7 answers unknown JSON paths with an HTML page and a
+	// 200 (captures 3.7.0, 3.8.10): the endpoint is missing there.
+	var be *envoy.BodyError
+	if e.legacy && errors.As(err, &be) && be.HTML {
+		return e.drop(path, now, err)
+	}
 	return err
+}
+
+// drop stops asking for path until reprobe_interval has passed.
+func (e *Enphase) drop(path string, now time.Time, why error) error {
+	st := &e.state
+	if st.dropped == nil {
+		st.dropped = make(map[string]time.Time)
+	}
+	st.dropped[path] = now.Add(time.Duration(e.ReprobeInterval))
+	e.Log.Infof("%s: %s; not asking again for %s", e.Name(), why, time.Duration(e.ReprobeInterval))
+	return errDropped
 }
 
 // enabledMeters returns the CTs that are configured.

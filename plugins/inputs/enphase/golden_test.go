@@ -48,7 +48,15 @@ func TestGolden(t *testing.T) {
 			url, err := sim.Start("127.0.0.1:0")
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = sim.Close() })
-			e := newPlugin(t, sim, url, clk)
+			var e *Enphase
+			if sim.Legacy() {
+				e = New()
+				e.URL, e.Log, e.now = url, testutil.Logger{}, clk.Now
+				require.NoError(t, e.Init())
+				t.Cleanup(e.Stop)
+			} else {
+				e = newPlugin(t, sim, url, clk)
+			}
 			var acc testutil.Accumulator
 			require.NoError(t, e.Gather(&acc))
 			clk.Advance(15e9)

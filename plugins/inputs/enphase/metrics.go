@@ -177,6 +177,20 @@ func (e *Enphase) addProduction(acc telegraf.Accumulator, serial string, p envoy
 	}
 }
 
+// addSummary maps /api/v1/production (firmware before 7). All four values at
+// 0 is a gateway that has just started, not a reading (case P7).
+func addSummary(acc telegraf.Accumulator, serial string, s envoy.Summary, now time.Time) {
+	if s.WattHoursLifetime.V == 0 && s.WattHoursToday.V == 0 && s.WattHoursSevenDays.V == 0 && s.WattsNow.V == 0 {
+		return
+	}
+	f := fields{}
+	f.put("power_w", s.WattsNow)
+	f.putCounter("energy_lifetime_wh", s.WattHoursLifetime)
+	f.put("energy_today_wh", s.WattHoursToday)
+	f.put("energy_last_seven_days_wh", s.WattHoursSevenDays)
+	add(acc, mProduction, map[string]string{"serial": serial, "source": "summary", "phase": "total"}, f, now)
+}
+
 func meterFields(v envoy.MeterValues, perPhase bool) fields {
 	f := fields{}
 	f.put("power_w", v.ActivePower)
