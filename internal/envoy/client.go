@@ -459,7 +459,9 @@ func Decode(r Response, v any) error {
 		}
 		return &BodyError{Path: r.Path, Reason: what, HTML: b[0] == '<'}
 	}
-	if b[0] == '{' {
+	// Error objects are a few dozen bytes: a large body is data, and is not
+	// parsed twice to find out.
+	if b[0] == '{' && len(b) < 512 {
 		var e struct {
 			Error *string `json:"error"`
 			Err   *string `json:"err"`
