@@ -2,8 +2,9 @@ package envoy
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
+	json "github.com/goccy/go-json"
+	"sort"
 )
 
 // PathDeviceData is the detailed per-device report (firmware 8.2.4345+; 404
@@ -44,41 +45,33 @@ func (d *DeviceData) UnmarshalJSON(b []byte) error {
 	if len(b) == 0 || b[0] != '{' {
 		return errors.New("device_data is not a JSON object")
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if _, err := dec.Token(); err != nil { // {
+	var entries map[string]json.RawMessage
+	if err := json.Unmarshal(b, &entries); err != nil {
 		return err
 	}
 	out := DeviceData{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		key, _ := t.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return err
-		}
+	ids := make([]string, 0, len(entries))
+	for key, v := range entries {
 		switch key {
 		case "deviceCount":
 			_ = out.DeviceCount.UnmarshalJSON(v)
-			continue
 		case "deviceDataLimit":
 			_ = out.DeviceDataLimit.UnmarshalJSON(v)
-			continue
+		default:
+			if isObject(v) {
+				ids = append(ids, key)
+			}
 		}
-		if !isObject(v) {
-			continue
-		}
+	}
+	// The body's order is the gateway's; sorted ids keep the output stable.
+	sort.Strings(ids)
+	for _, key := range ids {
 		var dev Device
-		if err := json.Unmarshal(v, &dev); err != nil {
+		if err := json.Unmarshal(entries[key], &dev); err != nil {
 			continue
 		}
 		dev.ID = key
 		out.Devices = append(out.Devices, dev)
-	}
-	if _, err := dec.Token(); err != nil { // }
-		return err
 	}
 	*d = out
 	return nil

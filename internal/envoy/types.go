@@ -3,6 +3,8 @@ package envoy
 import (
 	"bytes"
 	"encoding/json"
+
+	gojson "github.com/goccy/go-json"
 	"reflect"
 	"strconv"
 	"time"
@@ -180,7 +182,7 @@ func decodeStrict(b []byte, v any) error {
 		return json.Unmarshal(b, v) // reports the misuse
 	}
 	fresh := reflect.New(rv.Elem().Type())
-	if err := json.Unmarshal(b, fresh.Interface()); err != nil {
+	if err := gojson.Unmarshal(b, fresh.Interface()); err != nil {
 		return err
 	}
 	rv.Elem().Set(fresh.Elem())
