@@ -150,15 +150,25 @@ const (
 	page503       = `<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>` + "\n"
 )
 
-// serveCloudLogin is Enlighten's POST /login/login.json.
-func (s *Server) serveCloudLogin(w http.ResponseWriter, r *http.Request) {
+// cloudRequest answers what every cloud endpoint refuses alike: another
+// method than POST, or a behaviour the test set wrongly.
+func (s *Server) cloudRequest(w http.ResponseWriter, r *http.Request) (Cloud, bool) {
 	if r.Method != http.MethodPost {
 		notAllowed(w, "POST")
-		return
+		return Cloud{}, false
 	}
 	c := s.Cloud()
 	if err := c.check(); err != nil {
 		write(w, http.StatusInternalServerError, "text/plain", []byte(err.Error()+"\n"))
+		return Cloud{}, false
+	}
+	return c, true
+}
+
+// serveCloudLogin is Enlighten's POST /login/login.json.
+func (s *Server) serveCloudLogin(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.cloudRequest(w, r)
+	if !ok {
 		return
 	}
 	switch c.Login {
@@ -212,13 +222,8 @@ func (s *Server) serveCloudLogin(w http.ResponseWriter, r *http.Request) {
 
 // serveCloudTokens is Entrez's POST /tokens.
 func (s *Server) serveCloudTokens(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		notAllowed(w, "POST")
-		return
-	}
-	c := s.Cloud()
-	if err := c.check(); err != nil {
-		write(w, http.StatusInternalServerError, "text/plain", []byte(err.Error()+"\n"))
+	c, ok := s.cloudRequest(w, r)
+	if !ok {
 		return
 	}
 	switch c.Tokens {
