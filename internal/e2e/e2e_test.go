@@ -143,12 +143,16 @@ type schema struct {
 	fields map[string]map[string]string
 }
 
-// goldenSchema reads testdata/demo/expected.out, the demo gateway's line
-// protocol (itself checked against the plugin README's Metrics section).
+// goldenSchema reads the golden line protocol of the two gateways the test
+// runs (itself checked against the plugin README's Metrics section).
 func goldenSchema(t *testing.T) schema {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, "testdata", "demo", "expected.out"))
-	require.NoError(t, err)
+	var b []byte
+	for _, c := range []string{"demo", "batteries-v11"} {
+		golden, err := os.ReadFile(filepath.Join(root, "testdata", c, "expected.out"))
+		require.NoError(t, err)
+		b = append(b, golden...)
+	}
 	s := schema{tags: map[string]map[string]bool{}, fields: map[string]map[string]string{}}
 	dec := lineprotocol.NewDecoderWithBytes(b)
 	for dec.Next() {
@@ -226,6 +230,17 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 	now := time.Now()
 	first := sim.MintToken(sim.Serial(), "installer", now.Add(-10*time.Hour-50*time.Minute), now.Add(70*time.Minute))
 
+	// A second gateway in the same process: the battery capture.
+	batt, err := envoysim.New(envoysim.Options{Captures: os.DirFS(filepath.Join(root, "testdata", "batteries-v11", "capture")), Live: true})
+	require.NoError(t, err)
+	battURL, err := batt.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = batt.Close() })
+	battToken := filepath.Join(dir, "battery.token")
+	require.NoError(t, os.WriteFile(battToken, []byte(batt.Token()+"\n"), 0o600))
+	battCA := filepath.Join(dir, "battery.pem")
+	require.NoError(t, os.WriteFile(battCA, batt.CertificatePEM(), 0o600))
+
 	tokenFile := filepath.Join(dir, "envoy.token")
 	require.NoError(t, os.WriteFile(tokenFile, []byte(first+"\n"), 0o600))
 	ca := filepath.Join(dir, "sim.pem")
@@ -244,7 +259,13 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
   entrez_url = %q
   cloud_tls_ca = %q
   renew_installer_before = "69m55s"
-`, simURL, tokenFile, ca, sim.Serial(), account, pwFile, simURL, simURL, ca)), 0o600))
+
+[[inputs.enphase]]
+  url = %q
+  token_file = %q
+  tls_ca = %q
+  tls_server_name = "envoy-%s"
+`, simURL, tokenFile, ca, sim.Serial(), account, pwFile, simURL, simURL, ca, battURL, battToken, battCA, batt.Serial())), 0o600))
 
 	telegrafConf := filepath.Join(dir, "telegraf.conf")
 	require.NoError(t, os.WriteFile(telegrafConf, []byte(fmt.Sprintf(`[agent]
@@ -289,7 +310,8 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 	require.NotContains(t, logText, password)
 	require.NotContains(t, logText, first[strings.LastIndex(first, ".")+1:])
 	// A gather cut short by the stop may have asked the gateway and written nothing.
-	n := db.scalar(t, `SELECT count("requests") FROM "enphase_gateway"`).(float64)
+	demo := fmt.Sprintf(`"serial" = '%s'`, sim.Serial())
+	n := db.scalar(t, `SELECT count("requests") FROM "enphase_gateway" WHERE `+demo).(float64)
 	require.GreaterOrEqual(t, n, float64(gathers-1))
 	require.InDelta(t, float64(sim.Stats().Requests["/production.json?details=1"]), n, 1)
 
@@ -324,15 +346,19 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 
 	t.Run("every gather arrived", func(t *testing.T) {
 		for _, q := range []string{
-			`SELECT count("power_w") FROM "enphase_production" WHERE "source" = 'ct' AND "phase" = 'total'`,
-			`SELECT count("power_w") FROM "enphase_consumption" WHERE "measurement_type" = 'net' AND "phase" = 'L2'`,
-			`SELECT count("power_w") FROM "enphase_meter" WHERE "measurement_type" = 'production' AND "phase" = 'total'`,
-			`SELECT count("expires_in_s") FROM "enphase_token"`,
+			`SELECT count("power_w") FROM "enphase_production" WHERE "source" = 'ct' AND "phase" = 'total' AND ` + demo,
+			`SELECT count("power_w") FROM "enphase_consumption" WHERE "measurement_type" = 'net' AND "phase" = 'L2' AND ` + demo,
+			`SELECT count("power_w") FROM "enphase_meter" WHERE "measurement_type" = 'production' AND "phase" = 'total' AND ` + demo,
+			`SELECT count("expires_in_s") FROM "enphase_token" WHERE ` + demo,
 		} {
 			require.EqualValues(t, n, db.scalar(t, q), q)
 		}
-		require.EqualValues(t, 0, db.scalar(t, `SELECT sum("endpoints_failed") FROM "enphase_gateway"`))
-		require.Len(t, db.query(t, `SELECT last("power_w") FROM "enphase_inverter" GROUP BY "device_serial"`), 12)
+		require.EqualValues(t, 0, db.scalar(t, `SELECT sum("endpoints_failed") FROM "enphase_gateway"`), "both gateways")
+		require.Len(t, db.query(t, `SELECT last("power_w") FROM "enphase_inverter" WHERE `+demo+` GROUP BY "device_serial"`), 12)
+		// The battery gateway, gathered by the same process at the same pace.
+		other := fmt.Sprintf(`"serial" = '%s'`, batt.Serial())
+		require.InDelta(t, n, db.scalar(t, `SELECT count("requests") FROM "enphase_gateway" WHERE `+other).(float64), 1)
+		require.Len(t, db.query(t, `SELECT last("soc_percent") FROM "enphase_battery" WHERE `+other+` GROUP BY "device_serial"`), 3)
 	})
 
 	t.Run("values match the capture", func(t *testing.T) {
@@ -349,14 +375,18 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 			}
 		}
 		require.NotZero(t, ctPower)
-		require.EqualValues(t, ctPower, db.scalar(t, `SELECT last("power_w") FROM "enphase_production" WHERE "source" = 'ct' AND "phase" = 'total'`))
+		require.EqualValues(t, ctPower, db.scalar(t, `SELECT last("power_w") FROM "enphase_production" WHERE "source" = 'ct' AND "phase" = 'total' AND `+demo))
 		for _, r := range readings {
 			if r["eid"].(float64) == 704643584 { // the net-consumption CT
-				require.EqualValues(t, r["actEnergyDlvd"], db.scalar(t, `SELECT last("energy_delivered_lifetime_wh") FROM "enphase_meter" WHERE "measurement_type" = 'net-consumption' AND "phase" = 'total'`))
-				require.EqualValues(t, r["actEnergyRcvd"], db.scalar(t, `SELECT last("energy_received_lifetime_wh") FROM "enphase_meter" WHERE "measurement_type" = 'net-consumption' AND "phase" = 'total'`))
+				require.EqualValues(t, r["actEnergyDlvd"], db.scalar(t, `SELECT last("energy_delivered_lifetime_wh") FROM "enphase_meter" WHERE "measurement_type" = 'net-consumption' AND "phase" = 'total' AND `+demo))
+				require.EqualValues(t, r["actEnergyRcvd"], db.scalar(t, `SELECT last("energy_received_lifetime_wh") FROM "enphase_meter" WHERE "measurement_type" = 'net-consumption' AND "phase" = 'total' AND `+demo))
 			}
 		}
-		require.EqualValues(t, sim.Serial(), db.query(t, `SHOW TAG VALUES FROM "enphase_gateway" WITH KEY = "serial"`)[0].Values[0][1])
+		var serials []any
+		for _, v := range db.query(t, `SHOW TAG VALUES FROM "enphase_gateway" WITH KEY = "serial"`)[0].Values {
+			serials = append(serials, v[1])
+		}
+		require.ElementsMatch(t, []any{sim.Serial(), batt.Serial()}, serials)
 	})
 
 	t.Run("the token was renewed mid-run", func(t *testing.T) {
@@ -365,8 +395,8 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 		require.NoError(t, err)
 		require.NotEqual(t, first, stored.Raw)
 		require.Greater(t, stored.Remaining(time.Now()), 11*time.Hour)
-		require.EqualValues(t, 1, db.scalar(t, `SELECT max("renewals") FROM "enphase_token"`))
-		require.Greater(t, db.scalar(t, `SELECT max("expires_in_s") FROM "enphase_token"`).(float64), (11 * time.Hour).Seconds())
+		require.EqualValues(t, 1, db.scalar(t, `SELECT max("renewals") FROM "enphase_token" WHERE `+demo))
+		require.Greater(t, db.scalar(t, `SELECT max("expires_in_s") FROM "enphase_token" WHERE `+demo).(float64), (11 * time.Hour).Seconds())
 	})
 
 	t.Run("C3 daily energy across daylight-saving days", func(t *testing.T) {
@@ -412,7 +442,8 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 		queries := dashboardQueries(t)
 		require.NotEmpty(t, queries)
 		for _, q := range queries {
-			q = strings.NewReplacer("$timeFilter", "time > now() - 1h", "$__interval", "10s", "$serial", sim.Serial(), "${serial}", sim.Serial()).Replace(q)
+			// The variable at "All": both gateways, so every panel has data.
+			q = strings.NewReplacer("$timeFilter", "time > now() - 1h", "$__interval", "10s", "$serial", ".*", "${serial}", ".*").Replace(q)
 			require.NotRegexp(t, `\$(\w|\{)`, q, "a macro the test does not know")
 			s := db.query(t, q)
 			require.NotEmpty(t, s, q)
