@@ -81,8 +81,7 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 	}
 	if !e.legacy {
 		if _, err := e.currentToken(acc, info.Serial, now); err != nil {
-			e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, gatherStats{failed: 1})
-			return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
+			return e.fatal(acc, info, now, requestsBefore, &stats, err)
 		}
 	}
 
@@ -97,7 +96,7 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 		case errors.Is(err, errDropped):
 			return false, nil
 		}
-		if fatal := stopOnAuth(ctx, err); fatal != nil {
+		if fatal := futile(ctx, err); fatal != nil {
 			return false, fatal
 		}
 		stats.fail(err)
@@ -250,9 +249,9 @@ func (e *Enphase) fatal(acc telegraf.Accumulator, info envoy.Info, now time.Time
 	return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
 }
 
-// stopOnAuth returns the error if it means no further request can succeed:
+// futile returns the error if it means no further request can succeed:
 // the token is refused, or the gather ran out of time or was stopped.
-func stopOnAuth(ctx context.Context, err error) error {
+func futile(ctx context.Context, err error) error {
 	var auth *envoy.AuthError
 	if errors.As(err, &auth) {
 		return err
@@ -274,8 +273,8 @@ func (e *Enphase) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, e
 	if err != nil {
 		return envoy.Info{}, err
 	}
-	if e.Serial != "" && info.Serial != e.Serial {
-		return envoy.Info{}, fmt.Errorf("the gateway at %s has serial %s, not the configured serial %s: check url (a DHCP change?) or serial", e.client.Host(), info.Serial, e.Serial)
+	if err := e.checkSerial(info); err != nil {
+		return envoy.Info{}, err
 	}
 	if info.Legacy() != e.legacy {
 		e.switchAuth(info)
@@ -367,6 +366,14 @@ func (e *Enphase) gatherEnsemble(acc telegraf.Accumulator, serial string, now ti
 func (e *Enphase) isDropped(path string, now time.Time) bool {
 	until, ok := e.state.dropped[path]
 	return ok && now.Before(until)
+}
+
+// checkSerial refuses a gateway other than the configured one (case E4).
+func (e *Enphase) checkSerial(info envoy.Info) error {
+	if e.Serial != "" && info.Serial != e.Serial {
+		return fmt.Errorf("the gateway at %s has serial %s, not the configured serial %s: check url (a DHCP change?) or serial", e.client.Host(), info.Serial, e.Serial)
+	}
+	return nil
 }
 
 // switchAuth rebuilds the client for the gateway's firmware: digest

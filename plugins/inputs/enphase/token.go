@@ -253,8 +253,8 @@ func (e *Enphase) RenewToken(ctx context.Context, force bool) (renew.Result, err
 	if err != nil {
 		return renew.Result{}, err
 	}
-	if e.Serial != "" && e.Serial != info.Serial {
-		return renew.Result{}, fmt.Errorf("the gateway at %s has serial %s, not the configured %s", e.client.Host(), info.Serial, e.Serial)
+	if err := e.checkSerial(info); err != nil {
+		return renew.Result{}, err
 	}
 	return e.tok.renewer.Renew(ctx, info.Serial, renew.Options{Force: force, Verify: true, Wait: true})
 }
