@@ -127,6 +127,18 @@ func (db *influx) query(t *testing.T, q string) []series {
 	return out.Results[0].Series
 }
 
+// times is the time column of a query's rows, in order.
+func (db *influx) times(t *testing.T, q string) []string {
+	t.Helper()
+	var out []string
+	for _, s := range db.query(t, q) {
+		for _, v := range s.Values {
+			out = append(out, v[0].(string))
+		}
+	}
+	return out
+}
+
 // scalar is the single value of a one-row query.
 func (db *influx) scalar(t *testing.T, q string) any {
 	t.Helper()
@@ -345,13 +357,28 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 	})
 
 	t.Run("every gather arrived", func(t *testing.T) {
+		// Every point of a gather carries the gather's time, and the gateway
+		// point is written last: each completed gather (one with a gateway
+		// point) wrote every series. Only a gather cut short by the stop may
+		// have written a first part and no gateway point; it is the last one.
+		gathers := db.times(t, `SELECT "requests" FROM "enphase_gateway" WHERE `+demo)
+		require.Len(t, gathers, int(n))
 		for _, q := range []string{
-			`SELECT count("power_w") FROM "enphase_production" WHERE "source" = 'ct' AND "phase" = 'total' AND ` + demo,
-			`SELECT count("power_w") FROM "enphase_consumption" WHERE "measurement_type" = 'net' AND "phase" = 'L2' AND ` + demo,
-			`SELECT count("power_w") FROM "enphase_meter" WHERE "measurement_type" = 'production' AND "phase" = 'total' AND ` + demo,
-			`SELECT count("expires_in_s") FROM "enphase_token" WHERE ` + demo,
+			`SELECT "power_w" FROM "enphase_production" WHERE "source" = 'ct' AND "phase" = 'total' AND ` + demo,
+			`SELECT "power_w" FROM "enphase_consumption" WHERE "measurement_type" = 'net' AND "phase" = 'L2' AND ` + demo,
+			`SELECT "power_w" FROM "enphase_meter" WHERE "measurement_type" = 'production' AND "phase" = 'total' AND ` + demo,
+			`SELECT "expires_in_s" FROM "enphase_token" WHERE ` + demo,
 		} {
-			require.EqualValues(t, n, db.scalar(t, q), q)
+			got := db.times(t, q)
+			if len(got) == len(gathers)+1 {
+				last, err := time.Parse(time.RFC3339Nano, got[len(got)-1])
+				require.NoError(t, err)
+				lastGather, err := time.Parse(time.RFC3339Nano, gathers[len(gathers)-1])
+				require.NoError(t, err)
+				require.True(t, last.After(lastGather), "only the last gather may be cut short: %s", q)
+				got = got[:len(gathers)]
+			}
+			require.Equal(t, gathers, got, q)
 		}
 		require.EqualValues(t, 0, db.scalar(t, `SELECT sum("endpoints_failed") FROM "enphase_gateway"`), "both gateways")
 		require.Len(t, db.query(t, `SELECT last("power_w") FROM "enphase_inverter" WHERE `+demo+` GROUP BY "device_serial"`), 12)
