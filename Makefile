@@ -29,9 +29,12 @@ vet:
 # message from the test) when it is not.
 # The end-to-end test (internal/e2e) also needs Debian's influxdb package
 # (influxd on PATH); without it, it skips unless E2E_REQUIRED=1.
+# The soak (a simulated week against the fault scenario) is built without
+# -race, which would make it take minutes: it runs in a second pass.
 test: vet telegraf
 	ENPHASE_FIXTURES="$$( [ -d "$(FIXTURES)" ] && echo "$(FIXTURES)" )" TELEGRAF_BIN="$(abspath $(BIN)/telegraf)" \
 		$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -run '^TestSoak$$' ./plugins/inputs/enphase
 
 telegraf: $(BIN)/telegraf
 $(BIN)/telegraf:

@@ -8,6 +8,8 @@
 //	envoy-sim [--captures DIR] [--listen 127.0.0.1:0] [--token-out FILE]
 //	          [--latency-scale 1] [--live] [--token-lifetime 8760h] [--role owner] [--session-ttl 10m]
 //	          [--session-max-age 0] [--account EMAIL:PASSWORD ...]
+//	          [--scenario NAME|FILE] [--fault SPEC ...] [--timezone ZONE]
+//	          [--clock-speed 1] [--clock-start RFC3339]
 //
 // Control endpoints (no auth) are listed in the usage text below.
 //
@@ -48,6 +50,16 @@ Prints the base URL on stdout. Control endpoints, without auth:
   POST /__sim/revoke_tokens         refuse every token minted so far
   GET|POST /__sim/cloud             cloud behaviour, JSON {"login","tokens","form",
                                     "role","lifetime","expired","other_serial"}
+  GET /__sim/faults                 the simulator's clock and the faults in force
+
+Faults (--scenario, --fault) are played on the simulator's clock, which
+--clock-speed can run faster than real time (5760: a day in 15 s). A fault is
+{"kind", "path", "at"|"every"|"daily", "for", and per kind "delay", "status",
+"firmware", "remove", "offset", "mode"}; the --fault form is key=value pairs,
+e.g. --fault kind=hang,path=/ivp/pdm/device_data,daily=23:00,for=3m
+Kinds: latency hang status unauthorized html empty truncated reset reboot
+firmware clock session_expiry revoke cloud_login cloud_tokens.
+Built-in scenarios: %s.
 
 Flags:
 `
@@ -56,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("envoy-sim", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.Usage = func() {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprintf(stderr, usage, strings.Join(envoysim.BuiltinScenarios(), ", "))
 		fl.PrintDefaults()
 	}
 	captures := fl.String("captures", "", "capture folder to serve (default: the embedded demo)")
@@ -78,6 +90,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		accounts[email] = password
 		return nil
 	})
+	scenarioName := fl.String("scenario", "", "play this fault scenario: a JSON file or a built-in name")
+	var faults []envoysim.Fault
+	fl.Func("fault", "add a fault `SPEC` (key=value,...) to the scenario (repeatable)", func(v string) error {
+		f, err := envoysim.ParseFault(v)
+		if err != nil {
+			return err
+		}
+		faults = append(faults, f)
+		return nil
+	})
+	timezone := fl.String("timezone", "", "the gateway's local time zone for daily faults (default: the scenario's, else UTC)")
+	speed := fl.Float64("clock-speed", 1, "run the simulator's clock this many times faster than real time")
+	clockStart := fl.String("clock-start", "", "the simulator's clock starts at this RFC 3339 time (default: now)")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -102,11 +127,41 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return usageErr("--session-max-age must not be negative")
 	case *role == "":
 		return usageErr("--role must not be empty")
+	case *speed <= 0:
+		return usageErr("--clock-speed must be positive")
+	}
+	start := time.Now()
+	if *clockStart != "" {
+		t, err := time.Parse(time.RFC3339, *clockStart)
+		if err != nil {
+			return usageErr("--clock-start: %v", err)
+		}
+		start = t
+	}
+	var scenario *envoysim.Scenario
+	if *scenarioName != "" {
+		sc, err := envoysim.LoadScenario(*scenarioName)
+		if err != nil {
+			return usageErr("--scenario: %v", err)
+		}
+		scenario = sc
+	}
+	if len(faults) > 0 || (*timezone != "" && scenario != nil) {
+		if scenario == nil {
+			scenario = &envoysim.Scenario{}
+		}
+		scenario.Faults = append(scenario.Faults, faults...)
+		if *timezone != "" {
+			scenario.Timezone = *timezone
+		}
 	}
 
 	opts := envoysim.Options{Live: *live,
 		TokenLifetime: *lifetime, Role: *role, SessionTTL: *ttl, SessionMaxAge: *maxAge,
-		LatencyScale: *latency, Accounts: accounts,
+		LatencyScale: *latency, Accounts: accounts, Scenario: scenario,
+	}
+	if *speed != 1 || *clockStart != "" {
+		opts.Now = envoysim.FastClock(start, *speed)
 	}
 	source := "embedded demo"
 	if *captures != "" {
@@ -138,6 +193,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(stdout, base)
 	fmt.Fprintf(stderr, "envoy-sim: serial %s, firmware %s, captures %s, %d cloud account(s), listening on %s\n",
 		sim.Serial(), sim.Firmware(), source, len(accounts), base)
+	if scenario != nil {
+		fmt.Fprintf(stderr, "envoy-sim: playing %d fault(s) on a clock at %gx from %s; GET %s/__sim/faults shows those in force\n",
+			len(scenario.Faults), *speed, start.Format(time.RFC3339), base)
+	}
 	if sim.Legacy() {
 		fmt.Fprintf(stderr, "envoy-sim: firmware before 7: plain HTTP, digest auth as user envoy (password %s) or installer (password %s)\n",
 			sim.LegacyPassword("envoy"), sim.LegacyPassword("installer"))

@@ -54,8 +54,9 @@ var (
 	// ErrThrottled: 403, 405 or 429, or the HTML login page with 200, as
 	// Enphase serves while an account is locked. Wait hours, not seconds.
 	ErrThrottled = errors.New("the Enphase cloud is refusing logins for now (account locked or throttled)")
-	// ErrUnavailable: 5xx, timeouts, connection and TLS errors.
-	ErrUnavailable = errors.New("the Enphase cloud is unreachable or failing")
+	// ErrUnavailable: 5xx, timeouts, connection and TLS errors; Transient,
+	// so a renewal may retry it sooner than a refusal.
+	ErrUnavailable error = transientError("the Enphase cloud is unreachable or failing")
 	// ErrWrongSerial: the token's aud is not the requested gateway serial.
 	ErrWrongSerial = errors.New("the cloud returned a token for another gateway")
 	// ErrExpired: the token had expired when it arrived (field-failures.md A1).
@@ -415,3 +416,11 @@ func (r reply) hasCookie(name string) bool {
 	}
 	return false
 }
+
+// transientError is a failure that retrying may cure.
+type transientError string
+
+func (e transientError) Error() string { return string(e) }
+
+// Transient marks the error for the renewal's backoff.
+func (transientError) Transient() bool { return true }

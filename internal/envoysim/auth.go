@@ -162,3 +162,6 @@ func newUUID() string {
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
+
+// Accepts reports whether the gateway would take raw as a Bearer token now.
+func (s *Server) Accepts(raw string) bool { return s.validToken(raw) }

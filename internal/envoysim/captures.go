@@ -13,6 +13,7 @@ import (
 
 // reply is what the capture folder says an endpoint answers.
 type reply struct {
+	name        string // the capture file answering
 	code        int
 	contentType string
 	body        []byte
@@ -38,7 +39,7 @@ func (s *Server) lookup(pathAndQuery string) (r reply, found bool, err error) {
 		return reply{}, false, err
 	}
 
-	r = reply{code: 200, body: shiftTimes(name, body, s.shift)}
+	r = reply{name: name, code: 200, body: shiftTimes(name, body, s.shift)}
 	log, hasLog, err := capture.ReadLog(s.fsys, name)
 	if err != nil {
 		return reply{}, false, err

@@ -157,7 +157,7 @@ func (s *Server) cloudRequest(w http.ResponseWriter, r *http.Request) (Cloud, bo
 		notAllowed(w, "POST")
 		return Cloud{}, false
 	}
-	c := s.Cloud()
+	c := s.cloudFaults(s.Cloud())
 	if err := c.check(); err != nil {
 		write(w, http.StatusInternalServerError, "text/plain", []byte(err.Error()+"\n"))
 		return Cloud{}, false

@@ -163,7 +163,7 @@ func TestCloudLogin(t *testing.T) {
 }
 
 func TestCloudTokens(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1700000000, 0)}
+	clock := NewClock(time.Unix(1700000000, 0))
 	s, c, base := startSim(t, cloudOpts(Options{Now: clock.Now}))
 	sid := login(t, c, base, cloudEmail, cloudPassword)
 	other := login(t, c, base, "installer@example.com", "pw2")
@@ -315,7 +315,7 @@ func TestCloudJSON(t *testing.T) {
 
 func TestRevokeTokens(t *testing.T) {
 	// A frozen clock: revocation must not depend on iat seconds.
-	clock := &fakeClock{t: time.Unix(1700000000, 0)}
+	clock := NewClock(time.Unix(1700000000, 0))
 	s, c, base := startSim(t, cloudOpts(Options{Now: clock.Now}))
 	now := clock.Now()
 	old := s.Token()
@@ -353,7 +353,7 @@ func TestRevokeTokens(t *testing.T) {
 }
 
 func TestSessionMaxAge(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clock := NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 	s, c, base := startSim(t, Options{Captures: testCaptures(), Now: clock.Now, SessionTTL: 10 * time.Minute, SessionMaxAge: 30 * time.Minute})
 	ck := checkJWT(t, c, base, s.Token())
 	steps := []struct {
@@ -403,6 +403,7 @@ func TestCloudStats(t *testing.T) {
 		Total:        8,
 		CloudLogin:   5,
 		CloudTokens:  3,
+		Faults:       map[string]int{},
 	}
 	require.Equal(t, want, s.Stats())
 	r := do(t, c, http.MethodGet, base+"/__sim/stats", nil)

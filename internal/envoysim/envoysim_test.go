@@ -51,23 +51,6 @@ func testCaptures() fstest.MapFS {
 	}
 }
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // startSim runs a real TLS server and a client that trusts only its certificate.
 func startSim(t *testing.T, opts Options) (*Server, *http.Client, string) {
 	t.Helper()
@@ -295,7 +278,7 @@ func TestSessionCookie(t *testing.T) {
 }
 
 func TestSessionIdleTimeout(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clock := NewClock(time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC))
 	s, c, base := startSim(t, Options{Captures: testCaptures(), Now: clock.Now, SessionTTL: 10 * time.Minute})
 	ck := checkJWT(t, c, base, s.Token())
 	steps := []struct {
@@ -353,6 +336,8 @@ func TestStats(t *testing.T) {
 		CheckJWT:     2,
 		Unauthorized: 2,
 		Total:        8,
+		Faults:       map[string]int{},
+		MaxInFlight:  1, // one client, one request at a time
 	}
 	wantJSON, _ := json.Marshal(want)
 	gotJSON, _ := json.Marshal(s.Stats())
@@ -485,7 +470,7 @@ func decodeSegment(t *testing.T, seg string) map[string]any {
 }
 
 func TestTokenClaims(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1700000000, 0)}
+	clock := NewClock(time.Unix(1700000000, 0))
 	s, err := New(Options{Captures: testCaptures(), Now: clock.Now, TokenLifetime: 12 * time.Hour, Role: "installer"})
 	if err != nil {
 		t.Fatal(err)

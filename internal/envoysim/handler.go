@@ -40,6 +40,19 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.stats.CloudTokens++
 	}
 	s.mu.Unlock()
+	gateway := path != cloudLoginPath && path != cloudTokensPath
+	if gateway {
+		s.enter()
+		defer s.leave()
+	}
+
+	var mods faultMods
+	if gateway && s.opts.Scenario != nil {
+		var answered bool
+		if mods, answered = s.injectFault(w, r); answered {
+			return
+		}
+	}
 
 	switch path {
 	case "/auth/check_jwt":
@@ -71,7 +84,32 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.serveCapture(w, r, key)
+	s.serveCapture(w, r, key, mods)
+}
+
+// inFlightGrace is how long a request that finds another in progress waits
+// before counting as concurrent: a client that gave up on a hung request has
+// closed its connection, but the handler learns so only moments later.
+const inFlightGrace = 500 * time.Millisecond
+
+// enter counts a gateway request in progress, for Stats.MaxInFlight.
+func (s *Server) enter() {
+	for deadline := time.Now().Add(inFlightGrace); ; time.Sleep(time.Millisecond) {
+		s.mu.Lock()
+		if s.inFlight == 0 || !time.Now().Before(deadline) {
+			s.inFlight++
+			s.stats.MaxInFlight = max(s.stats.MaxInFlight, s.inFlight)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+}
+
+func (s *Server) leave() {
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
 }
 
 func (s *Server) serveCheckJWT(w http.ResponseWriter, r *http.Request) {
@@ -93,11 +131,14 @@ func (s *Server) serveCheckJWT(w http.ResponseWriter, r *http.Request) {
 	write(w, http.StatusOK, "text/html", []byte(validTokenMsg))
 }
 
-func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, key string) {
+func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, key string, mods faultMods) {
 	rep, found, err := s.lookup(key)
 	if err != nil {
 		write(w, http.StatusInternalServerError, "text/plain", []byte("envoysim: "+err.Error()+"\n"))
 		return
+	}
+	if found {
+		rep = mods.apply(rep)
 	}
 	if !found {
 		write(w, http.StatusNotFound, "application/json", []byte(body404))
@@ -151,6 +192,17 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	case "/__sim/cloud":
 		s.serveSimCloud(w, r)
+	case "/__sim/faults":
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			notAllowed(w, "GET, HEAD")
+			return
+		}
+		body, err := json.Marshal(s.FaultState())
+		if err != nil {
+			write(w, http.StatusInternalServerError, "text/plain", []byte(err.Error()))
+			return
+		}
+		write(w, http.StatusOK, "application/json", append(body, '\n'))
 	default:
 		write(w, http.StatusNotFound, "application/json", []byte(body404))
 	}

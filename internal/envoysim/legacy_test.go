@@ -128,7 +128,7 @@ func TestLegacyPasswords(t *testing.T) {
 }
 
 func TestLegacySim(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2023, 8, 9, 12, 0, 0, 0, time.UTC)}
+	clock := NewClock(time.Date(2023, 8, 9, 12, 0, 0, 0, time.UTC))
 	s, c, base := startSim(t, Options{Captures: legacyCaptures(), Now: clock.Now, SessionTTL: time.Minute})
 	if !s.Legacy() {
 		t.Fatal("Legacy() = false for R3.9.36")

@@ -15,7 +15,10 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -34,6 +37,7 @@ type Options struct {
 	Now           func() time.Time  // default time.Now; used for exp/iat/session expiry
 	Accounts      map[string]string // cloud accounts: e-mail → password (see cloud.go)
 	Live          bool              // move the capture's timestamps to the time New runs (see live.go)
+	Scenario      *Scenario         // faults to play (scenario.go); its Start defaults to Now() at New
 }
 
 // Stats counts the requests the simulator answered (not /__sim/*).
@@ -44,6 +48,12 @@ type Stats struct {
 	Total        int            `json:"total"`
 	CloudLogin   int            `json:"cloud_login"`  // /login/login.json calls, failed ones included
 	CloudTokens  int            `json:"cloud_tokens"` // /tokens calls, failed ones included
+	// Faults counts the requests each scenario fault kind acted on, and the
+	// occurrences of instant kinds.
+	Faults map[string]int `json:"faults"`
+	// MaxInFlight is the most gateway requests (not cloud ones) that were
+	// ever in progress at once: a client that queues or overlaps shows > 1.
+	MaxInFlight int `json:"max_in_flight"`
 }
 
 // Server is one simulated gateway. Its methods are safe for concurrent use.
@@ -78,6 +88,9 @@ type Server struct {
 
 	cloud  Cloud
 	logins map[string]string // cloud session_id → account e-mail
+
+	faultCursor time.Time // instant faults up to here have acted
+	inFlight    int       // gateway requests in progress
 }
 
 // New reads the capture's info file and prepares keys, token and certificate.
@@ -113,6 +126,17 @@ func New(opts Options) (*Server, error) {
 		accounts[email] = pw
 	}
 	opts.Accounts = accounts
+	if opts.Scenario != nil {
+		sc := *opts.Scenario // the caller's copy may be reused for another simulator
+		sc.Faults = append([]Fault(nil), sc.Faults...)
+		if sc.Start.IsZero() {
+			sc.Start = opts.Now()
+		}
+		if err := sc.validate(); err != nil {
+			return nil, err
+		}
+		opts.Scenario = &sc
+	}
 	var shift time.Duration
 	if opts.Live {
 		shift = liveOffset(opts.Captures, opts.Now())
@@ -124,7 +148,7 @@ func New(opts Options) (*Server, error) {
 		shift:    shift,
 		sessions: make(map[string]session),
 		nonces:   make(map[string]*nonceState),
-		stats:    Stats{Requests: make(map[string]int)},
+		stats:    Stats{Requests: make(map[string]int), Faults: make(map[string]int)},
 		minted:   make(map[string]uint64),
 		logins:   make(map[string]string),
 	}
@@ -133,6 +157,10 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.legacy = legacyFirmware(s.firmware)
+	if opts.Scenario != nil {
+		// An instant fault at the very start acts on the first request.
+		s.faultCursor = opts.Scenario.Start.Add(-time.Nanosecond)
+	}
 	if err := s.initKeys(); err != nil {
 		return nil, err
 	}
@@ -194,6 +222,8 @@ func (s *Server) Start(addr string) (string, error) {
 	srv := &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		// Resets and hangs make clients drop handshakes; that is the point.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	s.srv = srv
 	scheme := "https"
@@ -230,10 +260,8 @@ func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
-	st.Requests = make(map[string]int, len(s.stats.Requests))
-	for k, v := range s.stats.Requests {
-		st.Requests[k] = v
-	}
+	st.Requests = maps.Clone(s.stats.Requests)
+	st.Faults = maps.Clone(s.stats.Faults)
 	return st
 }
 

@@ -74,7 +74,18 @@ type Credentials struct {
 const (
 	minBackoff = 5 * time.Minute
 	maxBackoff = 6 * time.Hour
+	// maxOutageBackoff bounds the wait while no usable token is left and
+	// the cloud is only down (not refusing the account): data is being lost.
+	maxOutageBackoff = 15 * time.Minute
 )
+
+// transient reports whether err is a cloud outage that retrying may cure,
+// as opposed to a refusal of the account (bad password, MFA, lockout) that
+// retrying only makes worse (A5).
+func transient(err error) bool {
+	var t interface{ Transient() bool }
+	return errors.As(err, &t) && t.Transient()
+}
 
 // Renewer renews one gateway's token. It is safe for concurrent use.
 type Renewer struct {
@@ -151,11 +162,13 @@ func (r *Renewer) Renew(ctx context.Context, serial string, o Options) (Result, 
 
 	// Another process may have renewed while we waited for the lock.
 	cur, curErr := r.Store.Read()
+	usable := curErr == nil && cur.Serial == serial && !cur.Expired(now)
 	if curErr == nil && !o.Force {
 		switch {
 		case cur.Serial != serial:
 		case cur.Expired(now):
 		case o.Verify && refused(r.Check.CheckToken(ctx, cur)):
+			usable = false
 		case r.Policy.Due(cur, now):
 		default:
 			return Result{Token: cur, Reason: fmt.Sprintf("not due: %s left, renewal %s before expiry", cur.Remaining(now).Round(time.Minute), r.Policy.Before(cur))}, nil
@@ -166,7 +179,11 @@ func (r *Renewer) Renew(ctx context.Context, serial string, o Options) (Result, 
 	}
 	fresh, err := r.mint(ctx, serial)
 	if err != nil {
-		return Result{}, r.fail(now, err)
+		var left time.Duration
+		if usable {
+			left = cur.Remaining(now)
+		}
+		return Result{}, r.fail(now, left, err)
 	}
 	r.mu.Lock()
 	r.failures, r.next, r.lastErr = 0, time.Time{}, nil
@@ -205,8 +222,12 @@ func (r *Renewer) mint(ctx context.Context, serial string) (token.Token, error) 
 }
 
 // fail records a failure and schedules the next attempt: 5 min, 10, 20, ...
-// up to 6 hours.
-func (r *Renewer) fail(now time.Time, err error) error {
+// up to 6 hours, but never more than a quarter of the time the stored token
+// (left) still has: the long waits spare the cloud (A5), and a 12-hour
+// installer token due an hour before expiry still gets several more tries.
+// With no usable token left (left 0), an outage is retried every 15 minutes
+// at most, so data resumes soon after the cloud does.
+func (r *Renewer) fail(now time.Time, left time.Duration, err error) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.failures++
@@ -215,6 +236,12 @@ func (r *Renewer) fail(now time.Time, err error) error {
 	wait := minBackoff << min(r.failures-1, 10)
 	if wait > maxBackoff {
 		wait = maxBackoff
+	}
+	switch {
+	case left > 0:
+		wait = min(wait, max(left/4, minBackoff))
+	case transient(err):
+		wait = min(wait, maxOutageBackoff)
 	}
 	r.next = now.Add(wait)
 	return fmt.Errorf("token renewal failed (next attempt in %s): %w", wait, err)

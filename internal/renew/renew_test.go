@@ -3,6 +3,7 @@ package renew
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/telegraf-enphase/telegraf-enphase/internal/enlighten"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
 )
 
@@ -188,6 +190,81 @@ func TestBackoff(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, res.Renewed)
 	require.True(t, f.r.Stats().NextAttempt.IsZero())
+}
+
+// TestBackoffLeavesTimeBeforeExpiry: a 12-hour installer token due an hour
+// before expiry is tried again at least every quarter of what it has left
+// (never more often than every 5 minutes), so a cloud fault shorter than the
+// renewal window costs no data; the plain doubling would wait past expiry.
+func TestBackoffLeavesTimeBeforeExpiry(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	old := mk(t, serial, "installer", now.Add(-11*time.Hour), now.Add(56*time.Minute))
+	f := newFixture(t, &old)
+	f.cloud.err = errors.New("Enlighten answered 503")
+	// 56 min left: 5 min; 51 left: 10; 41 left: a quarter; 30:45 left: a quarter.
+	want := []time.Duration{5 * time.Minute, 10 * time.Minute, 10*time.Minute + 15*time.Second, 7*time.Minute + 41*time.Second + 250*time.Millisecond}
+	for _, wait := range want {
+		_, err := f.r.Renew(context.Background(), serial, Options{})
+		require.ErrorContains(t, err, "next attempt in "+wait.String())
+		f.now = f.now.Add(wait)
+	}
+	for f.now.Before(old.Expires) {
+		_, err := f.r.Renew(context.Background(), serial, Options{})
+		require.ErrorContains(t, err, "next attempt in")
+		next := f.r.Stats().NextAttempt
+		require.GreaterOrEqual(t, next.Sub(f.now), 5*time.Minute, "never more often than every 5 minutes")
+		f.now = next
+	}
+	require.LessOrEqual(t, f.cloud.calls, 16, "attempts in the last hour")
+	// The cloud is back just before expiry: the next attempt renews.
+	f.cloud.err = nil
+	f.cloud.next = mk(t, serial, "installer", f.now, f.now.Add(12*time.Hour))
+	res, err := f.r.Renew(context.Background(), serial, Options{})
+	require.NoError(t, err)
+	require.True(t, res.Renewed)
+}
+
+// TestCloudOutagesAreTransient: the cloud client's outage error is the one
+// kind the renewal retries sooner.
+func TestCloudOutagesAreTransient(t *testing.T) {
+	require.True(t, transient(fmt.Errorf("Entrez token: %w", enlighten.ErrUnavailable)))
+	for _, err := range []error{enlighten.ErrBadCredentials, enlighten.ErrMFA, enlighten.ErrThrottled} {
+		require.False(t, transient(fmt.Errorf("login: %w", err)), err)
+	}
+}
+
+// outage is a cloud failure that retrying may cure.
+type outage struct{}
+
+func (outage) Error() string   { return "the Enphase cloud is unreachable" }
+func (outage) Transient() bool { return true }
+
+// TestBackoffWithoutUsableToken: once the gateway refuses the stored token,
+// a cloud outage is retried every 15 minutes at most, while a refused
+// account (bad password) still backs off for hours (A5, A6).
+func TestBackoffWithoutUsableToken(t *testing.T) {
+	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		err  error
+		want []time.Duration
+	}{
+		{"outage", outage{}, []time.Duration{5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 15 * time.Minute}},
+		{"refused account", errors.New("Enlighten rejected the e-mail or password"), []time.Duration{5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			old := mk(t, serial, "owner", now.Add(-10*24*time.Hour), now.Add(300*24*time.Hour))
+			f := newFixture(t, &old)
+			f.gw.reject[old.Raw] = true // revoked
+			f.cloud.err = tt.err
+			require.Equal(t, tt.name == "outage", transient(tt.err))
+			for _, wait := range tt.want {
+				_, err := f.r.Renew(context.Background(), serial, Options{Verify: true})
+				require.ErrorContains(t, err, "next attempt in "+wait.String())
+				f.now = f.now.Add(wait)
+			}
+		})
+	}
 }
 
 // TestRejectedRenewsEvenIfNotDue covers A6: a token the gateway refuses is

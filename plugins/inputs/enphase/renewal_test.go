@@ -32,7 +32,7 @@ type cloudRig struct {
 
 func startCloudRig(t *testing.T) *cloudRig {
 	t.Helper()
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := envoysim.NewClock(time.Now().UTC().Truncate(time.Second))
 	sim, err := envoysim.New(envoysim.Options{Accounts: map[string]string{account: password}, Now: clk.Now})
 	require.NoError(t, err)
 	url, err := sim.Start("127.0.0.1:0")
@@ -304,7 +304,7 @@ func TestCronAndPluginRace(t *testing.T) {
 // TestSessionMaxAge covers A8: a gateway that ends sessions every 10 minutes
 // costs one check_jwt per session, never one per request, and no gather.
 func TestSessionMaxAge(t *testing.T) {
-	clk := &clock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := envoysim.NewClock(time.Now().UTC().Truncate(time.Second))
 	sim, err := envoysim.New(envoysim.Options{SessionMaxAge: 10 * time.Minute, Now: clk.Now})
 	require.NoError(t, err)
 	url, err := sim.Start("127.0.0.1:0")

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -20,25 +19,10 @@ import (
 // The tests run the real plugin against the simulator, over TLS, through
 // check_jwt and session cookies, as a user's gateway would be read.
 
-// clock is a settable time source shared by a plugin under test.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is a settable time source shared by a plugin under test and the simulator.
+type clock = envoysim.Clock
 
-func newClock() *clock { return &clock{t: time.Date(2026, 8, 1, 18, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *clock { return envoysim.NewClock(time.Date(2026, 8, 1, 18, 0, 0, 0, time.UTC)) }
 
 // startSim serves fsys (nil: the embedded demo) and returns the simulator and its URL.
 func startSim(t *testing.T, fsys fs.FS) (*envoysim.Server, string) {

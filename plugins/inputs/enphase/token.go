@@ -73,7 +73,7 @@ func (e *Enphase) initTokens(tlsChecker renew.Checker) error {
 	if err != nil {
 		return err
 	}
-	cloudCfg := enlighten.Config{EnlightenURL: e.EnlightenURL, EntrezURL: e.EntrezURL}
+	cloudCfg := enlighten.Config{EnlightenURL: e.EnlightenURL, EntrezURL: e.EntrezURL, Now: e.now}
 	if e.CloudTLSCA != "" {
 		pem, err := os.ReadFile(e.CloudTLSCA)
 		if err != nil {
