@@ -48,6 +48,8 @@ Prints the base URL on stdout. Control endpoints, without auth:
   GET /__sim/stats                  request counters (JSON)
   POST /__sim/expire_sessions       end every sessionId (a reboot)
   POST /__sim/revoke_tokens         refuse every token minted so far
+  POST /__sim/rotate_cert           serve a new key and certificate to new
+                                    connections (the yearly renewal)
   GET|POST /__sim/cloud             cloud behaviour, JSON {"login","tokens","form",
                                     "role","lifetime","expired","other_serial"}
   GET /__sim/faults                 the simulator's clock and the faults in force

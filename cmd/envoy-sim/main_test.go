@@ -102,7 +102,7 @@ func TestRun(t *testing.T) {
 func TestHelpListsControlEndpoints(t *testing.T) {
 	var out, errOut bytes.Buffer
 	require.Equal(t, 0, run(context.Background(), []string{"--help"}, &out, &errOut))
-	for _, want := range []string{"/__sim/revoke_tokens", "/__sim/cloud", "-account EMAIL:PASSWORD", "-session-max-age"} {
+	for _, want := range []string{"/__sim/revoke_tokens", "/__sim/rotate_cert", "/__sim/cloud", "-account EMAIL:PASSWORD", "-session-max-age"} {
 		require.Contains(t, errOut.String(), want)
 	}
 }

@@ -1,6 +1,6 @@
 // Package cli is the command line of telegraf-enphase: the execd shim (the
-// default), 'dump' (one gather as line protocol) and 'get' (raw endpoint
-// bodies, or a whole capture for a bug report).
+// default), 'dump' (one gather as line protocol), 'get' (raw endpoint
+// bodies, or a whole capture for a bug report), 'token' and 'pin'.
 package cli
 
 import (
@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/logger"
@@ -45,6 +46,10 @@ Usage:
       decode a token (header, claims, times) or convert a Unix time
   telegraf-enphase token check --config FILE [--gateway G]
       ask the gateway whether it accepts the stored token; exit 0 only if so
+  telegraf-enphase pin --config FILE [--gateway G] [--accept]
+      show the certificate the gateway presents beside the pinned one (tls_pin);
+      exit 0 only if they match. --accept pins the presented one, after the
+      gateway renewed its certificate. Sends no request and no token
   telegraf-enphase version
 `
 
@@ -67,6 +72,8 @@ func Main(args []string, env Env) int {
 			return get(args[1:], env)
 		case "token":
 			return tokenCmd(args[1:], env)
+		case "pin":
+			return pinCmd(args[1:], env)
 		case "version", "--version", "-version":
 			fmt.Fprintln(env.Stdout, "telegraf-enphase", Version)
 			return exitOK
@@ -123,9 +130,18 @@ func loadGateways(path string, log *execdlog.Logger) (*enphase.Gateways, error) 
 		return nil, err
 	}
 	set := &enphase.Gateways{Log: log}
-	for _, t := range tables {
+	// Messages name the file in commands to run, from wherever Telegraf runs.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	for i, t := range tables {
 		e := t.Value
 		e.Log = log
+		e.ConfigFile = abs
+		if len(tables) > 1 {
+			e.Position = i + 1
+		}
 		if err := e.Init(); err != nil {
 			return nil, t.Errorf(path, "enphase", "%v", err)
 		}

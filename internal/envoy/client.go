@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/telegraf-enphase/telegraf-enphase/internal/certpin"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
 )
 
@@ -302,7 +303,7 @@ func (c *Client) do(ctx context.Context, path, authorization, session string) (R
 		return r, c.transportError(path, err, callerLimit)
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return r, &RedirectError{Host: c.base.Host, Path: path, Status: resp.StatusCode, Location: resp.Header.Get("Location")}
+		return r, &RedirectError{Scheme: c.base.Scheme, Host: c.base.Host, Path: path, Status: resp.StatusCode, Location: resp.Header.Get("Location")}
 	}
 	return r, nil
 }
@@ -336,6 +337,11 @@ func (c *Client) transportError(path string, err error, callerLimit time.Duratio
 	var certInvalid x509.CertificateInvalidError
 	var tlsRecord tls.RecordHeaderError
 	var dnsErr *net.DNSError
+	// A pin's refusal says itself what happened and what to do; it is not a
+	// transient failure to retry (case T7).
+	if refused := certpin.Refusal(err); refused != nil {
+		return refused
+	}
 	switch {
 	case errors.As(err, &unknownAuthority) || errors.As(err, &certInvalid):
 		hint = "the gateway's certificate is self-signed: set insecure_skip_verify = true, or tls_ca to its certificate"
@@ -404,16 +410,22 @@ func (e *AuthError) TokenRefused() bool {
 	return e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden
 }
 
-// RedirectError is a 3xx, which we never follow.
+// RedirectError is a 3xx, which we never follow: a redirect could carry the
+// token to another host, or over plain http (case T6).
 type RedirectError struct {
+	Scheme     string // of the request: http or https
 	Host, Path string
 	Status     int
 	Location   string
 }
 
 func (e *RedirectError) Error() string {
-	if strings.HasPrefix(e.Location, "https:") {
+	loc, err := url.Parse(e.Location)
+	switch {
+	case err == nil && loc.Scheme == "https" && e.Scheme != "https":
 		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s; set url to https:// (firmware 7+ only speaks https)", e.Path, e.Host, e.Status, e.Location)
+	case err == nil && loc.Host != "" && !strings.EqualFold(loc.Host, e.Host):
+		return fmt.Sprintf("GET %s on %s: redirected (%d) to %q, another host: not followed (it would be sent the token); check that url is the gateway's address", e.Path, e.Host, e.Status, e.Location)
 	}
 	return fmt.Sprintf("GET %s on %s: redirected (%d) to %q, not followed: the endpoint is missing on this firmware", e.Path, e.Host, e.Status, e.Location)
 }

@@ -430,6 +430,14 @@ func TestClientCheckJWTFailures(t *testing.T) {
 func TestClientRedirectNotFollowedT6(t *testing.T) {
 	var targetHits int
 	var mu sync.Mutex
+	// Another host, which a followed redirect would send the token to.
+	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		targetHits++
+		mu.Unlock()
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(other.Close)
 	g := &fakeGateway{cookie: true, routes: map[string]http.HandlerFunc{
 		"/target": func(w http.ResponseWriter, _ *http.Request) {
 			mu.Lock()
@@ -440,8 +448,11 @@ func TestClientRedirectNotFollowedT6(t *testing.T) {
 		"/moved": func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "/target", http.StatusMovedPermanently)
 		},
-		"/to-https": func(w http.ResponseWriter, r *http.Request) {
+		"/to-localhost": func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, "https://localhost/home", http.StatusFound)
+		},
+		"/to-other-host": func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/ivp/meters/readings", http.StatusFound)
 		},
 	}}
 	c := startFake(t, g, &testTokens{tok: signToken(t, testSerial, "j")}, 5*time.Second)
@@ -454,7 +465,8 @@ func TestClientRedirectNotFollowedT6(t *testing.T) {
 		wantMsg      string
 	}{
 		{name: "T6 301 to a relative page", path: "/moved", wantStatus: 301, wantLocation: "/target", wantMsg: `redirected (301) to "/target", not followed`},
-		{name: "T6 302 to https", path: "/to-https", wantStatus: 302, wantLocation: "https://localhost/home", wantMsg: "set url to https://"},
+		{name: "T6 302 to https on another name", path: "/to-localhost", wantStatus: 302, wantLocation: "https://localhost/home", wantMsg: `to "https://localhost/home", another host: not followed`},
+		{name: "T6 302 to another host", path: "/to-other-host", wantStatus: 302, wantLocation: other.URL + "/ivp/meters/readings", wantMsg: `to "` + other.URL + `/ivp/meters/readings", another host: not followed`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -475,6 +487,23 @@ func TestClientRedirectNotFollowedT6(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	require.Zero(t, targetHits, "T6: the redirect target must never be requested")
+}
+
+// TestClientHTTPRedirectToHTTPST6: firmware 7 answers http:// with a
+// redirect to https; the error says to set url to https://.
+func TestClientHTTPRedirectToHTTPST6(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://localhost"+r.URL.Path, http.StatusMovedPermanently)
+	}))
+	t.Cleanup(srv.Close)
+	u, err := ParseURL(srv.URL)
+	require.NoError(t, err)
+	c := New(Config{URL: u, Timeout: 5 * time.Second})
+	t.Cleanup(c.Close)
+	_, err = c.Info(context.Background())
+	var re *RedirectError
+	require.ErrorAs(t, err, &re)
+	require.Contains(t, err.Error(), "redirected (301) to https://localhost/info; set url to https://")
 }
 
 func TestClientNewTokenTriggersCheckJWTA1(t *testing.T) {

@@ -190,6 +190,16 @@ func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 		}
 		s.RevokeTokens()
 		w.WriteHeader(http.StatusNoContent)
+	case "/__sim/rotate_cert":
+		if r.Method != http.MethodPost {
+			notAllowed(w, "POST")
+			return
+		}
+		if err := s.RotateCertificate(); err != nil {
+			write(w, http.StatusInternalServerError, "text/plain", []byte(err.Error()))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	case "/__sim/cloud":
 		s.serveSimCloud(w, r)
 	case "/__sim/faults":

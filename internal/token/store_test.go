@@ -162,3 +162,28 @@ func TestFileSourceSeesRename(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, b.Serial, got.Serial)
 }
+
+// TestWriteTightensMode: a renewal over a token file someone left readable
+// (0644, e.g. pasted with a default umask) leaves it 0600.
+func TestWriteTightensMode(t *testing.T) {
+	tests := []struct {
+		name string
+		mode os.FileMode
+	}{
+		{name: "0644", mode: 0o644},
+		{name: "0666", mode: 0o666},
+		{name: "0640", mode: 0o640},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "envoy.token")
+			old := storeToken(t, "122301234567", time.Now().Add(time.Hour))
+			require.NoError(t, os.WriteFile(path, []byte(old.Raw), 0o600))
+			require.NoError(t, os.Chmod(path, tt.mode))
+			require.NoError(t, Store{Path: path}.Write(storeToken(t, "122301234567", time.Now().Add(365*24*time.Hour))))
+			st, err := os.Stat(path)
+			require.NoError(t, err)
+			require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+		})
+	}
+}

@@ -12,7 +12,9 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
+	"github.com/telegraf-enphase/telegraf-enphase/internal/certpin"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/mail"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/renew"
@@ -52,6 +55,9 @@ type Enphase struct {
 	InsecureSkipVerify bool   `toml:"insecure_skip_verify"`
 	TLSCA              string `toml:"tls_ca"`
 	TLSServerName      string `toml:"tls_server_name"`
+	// Certificate pinning (pin.go): "tofu" or "sha256:<fingerprint>".
+	TLSPin     string `toml:"tls_pin"`
+	TLSPinFile string `toml:"tls_pin_file"`
 	// Firmware before 7 (plain http, digest authentication).
 	LegacyUser        string          `toml:"legacy_user"`
 	LegacyPassword    string          `toml:"legacy_password"`
@@ -75,8 +81,14 @@ type Enphase struct {
 	Email                *mail.Config    `toml:"email"`
 
 	Log telegraf.Logger `toml:"-"`
+	// ConfigFile and Position (1, 2, ...; 0 when the file has no other
+	// table) locate this table, for the commands messages suggest
+	// (--config FILE --gateway N); set by the command line.
+	ConfigFile string `toml:"-"`
+	Position   int    `toml:"-"`
 
 	client *envoy.Client
+	pin    *certpin.Pin // nil without tls_pin
 	tokens envoy.TokenSource
 	base   envoy.Config // what the client was built from, for the switch to legacy mode
 	legacy bool         // the gateway runs firmware before 7
@@ -132,6 +144,11 @@ func (e *Enphase) Init() error {
 	if err != nil {
 		return &ConfigError{Key: "url", Reason: err.Error()}
 	}
+	// Plain http is for firmware before 7, which has no token: with one, the
+	// token (or the Enlighten account's) would cross the network in clear.
+	if u.Scheme == "http" && (e.TokenFile != "" || e.Token != "" || e.Username != "") {
+		return &ConfigError{Key: "url", Reason: fmt.Sprintf("%s is plain http, which would send the token in clear text: use url = %q (firmware 7 and later speak only https; firmware before 7 takes no token_file, token or username)", u, httpsURL(u))}
+	}
 	if e.Timeout <= 0 || time.Duration(e.Timeout) > 2*time.Minute {
 		return &ConfigError{Key: "timeout", Reason: fmt.Sprintf("%s is out of range: use a per-request timeout between 1s and 2m (default %s)", time.Duration(e.Timeout), defaultTimeout)}
 	}
@@ -151,6 +168,10 @@ func (e *Enphase) Init() error {
 		return &ConfigError{Key: "reprobe_interval", Reason: "must be positive (default 3h)"}
 	}
 	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: e.InsecureSkipVerify, ServerName: e.TLSServerName} //nolint:gosec // gateways have self-signed certificates; the user chooses
+	// Before tls_ca is read: with a pin, tls_ca is the mistake to name.
+	if err := e.initPin(u, tlsCfg); err != nil {
+		return err
+	}
 	if e.TLSCA != "" {
 		pem, err := os.ReadFile(e.TLSCA)
 		if err != nil {
@@ -182,7 +203,19 @@ func (e *Enphase) Init() error {
 		return err
 	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	e.warnAddress(u)
+	e.warnPermissions()
 	return nil
+}
+
+// httpsURL is the https:// form of an http:// url, for messages: the
+// gateway's https port is the default one.
+func httpsURL(u *url.URL) string {
+	host := u.Hostname()
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return "https://" + host
 }
 
 // Start satisfies telegraf.ServiceInput so that Stop can abort a gather in flight.

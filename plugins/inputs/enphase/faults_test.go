@@ -327,8 +327,9 @@ func TestUnreachableGateway(t *testing.T) {
 	})
 }
 
-// TestRedirectNotFollowed covers T6: http:// answered with a redirect to
-// https is reported with the fix, and the redirect is not followed.
+// TestRedirectNotFollowed covers T6: http:// (without a token: with one the
+// configuration is refused) answered with a redirect to https is reported
+// with the fix, and the redirect is not followed.
 func TestRedirectNotFollowed(t *testing.T) {
 	followed := false
 	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { followed = true }))
@@ -337,8 +338,11 @@ func TestRedirectNotFollowed(t *testing.T) {
 		http.Redirect(w, r, "https://"+strings.TrimPrefix(target.URL, "http://")+r.URL.Path, http.StatusMovedPermanently)
 	}))
 	defer redirector.Close()
-	sim, _ := startSim(t, nil)
-	e := newPlugin(t, sim, redirector.URL, nil)
+	e := New()
+	e.URL = redirector.URL
+	e.Log = testutil.Logger{}
+	require.NoError(t, e.Init())
+	t.Cleanup(e.Stop)
 	var acc testutil.Accumulator
 	err := e.Gather(&acc)
 	require.ErrorIs(t, err, ErrUnreadable)

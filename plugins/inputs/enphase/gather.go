@@ -9,6 +9,7 @@ import (
 
 	"github.com/influxdata/telegraf"
 
+	"github.com/telegraf-enphase/telegraf-enphase/internal/certpin"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 )
 
@@ -77,7 +78,17 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 
 	info, err := e.refreshInfo(ctx, now)
 	if err != nil {
+		if certpin.Refusal(err) != nil && st.info != nil {
+			// The gateway is known: its health point still says it failed.
+			return e.fatal(acc, *st.info, now, requestsBefore, &stats, err)
+		}
 		return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
+	}
+	// Firmware 7 and later want a token, which never travels over plain
+	// http: every gather says so, with the fix, rather than one log line.
+	if !e.legacy && e.base.URL.Scheme == "http" {
+		err := fmt.Errorf("the gateway runs firmware %s, which needs a token over https: set url = %q and token_file (see the README, 'Getting a token')", info.Firmware, httpsURL(e.base.URL))
+		return e.fatal(acc, info, now, requestsBefore, &stats, err)
 	}
 	if !e.legacy {
 		if _, err := e.currentToken(acc, info.Serial, now); err != nil {
@@ -227,8 +238,10 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 }
 
 // fatal ends a gather on an error that makes every further request futile:
-// the token is refused, or the gather ran out of time. What was read before
-// it is kept; only a gather that read nothing is "could not be read".
+// the token is refused, the certificate is not the pinned one, or the gather
+// ran out of time. What was read before it is kept; only a gather that read
+// nothing is "could not be read", except that a refused token or
+// certificate always fails the gather.
 func (e *Enphase) fatal(acc telegraf.Accumulator, info envoy.Info, now time.Time, requestsBefore int64, stats *gatherStats, err error) error {
 	if e.ctx.Err() != nil {
 		// Stopping: not an error worth a line in Telegraf's log.
@@ -240,7 +253,7 @@ func (e *Enphase) fatal(acc telegraf.Accumulator, info envoy.Info, now time.Time
 	}
 	stats.fail(err)
 	e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, *stats)
-	if stats.ok > 0 && auth == nil {
+	if stats.ok > 0 && auth == nil && certpin.Refusal(err) == nil {
 		for _, err := range stats.errs {
 			acc.AddError(fmt.Errorf("%s: %w", e.Name(), err))
 		}
@@ -250,10 +263,11 @@ func (e *Enphase) fatal(acc telegraf.Accumulator, info envoy.Info, now time.Time
 }
 
 // futile returns the error if it means no further request can succeed:
-// the token is refused, or the gather ran out of time or was stopped.
+// the token or the certificate is refused, or the gather ran out of time or
+// was stopped.
 func futile(ctx context.Context, err error) error {
 	var auth *envoy.AuthError
-	if errors.As(err, &auth) {
+	if errors.As(err, &auth) || certpin.Refusal(err) != nil {
 		return err
 	}
 	if err != nil && ctx.Err() != nil {
@@ -391,9 +405,9 @@ func (e *Enphase) switchAuth(info envoy.Info) {
 		}
 		cfg.Legacy = auth
 		e.Log.Infof("envoy %s: firmware %s is before 7: reading it over http with the %s user", info.Serial, info.Firmware, auth.User)
-	} else if e.TokenFile == "" && e.Token == "" && e.Username == "" {
-		e.Log.Errorf("envoy %s: firmware %s wants a token: set url to https:// and token_file (see the README, 'Getting a token')", info.Serial, info.Firmware)
 	}
+	// From firmware 7 over an http:// url, every gather fails saying what to
+	// change (see gather).
 	old := e.client
 	e.client = envoy.New(cfg)
 	old.Close()
