@@ -59,8 +59,7 @@ Faults (--scenario, --fault) are played on the simulator's clock, which
 {"kind", "path", "at"|"every"|"daily", "for", and per kind "delay", "status",
 "firmware", "remove", "offset", "mode"}; the --fault form is key=value pairs,
 e.g. --fault kind=hang,path=/ivp/pdm/device_data,daily=23:00,for=3m
-Kinds: latency hang status unauthorized html empty truncated reset reboot
-firmware clock session_expiry revoke cloud_login cloud_tokens.
+Kinds: %s.
 Built-in scenarios: %s.
 
 Flags:
@@ -70,7 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("envoy-sim", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, usage, strings.Join(envoysim.BuiltinScenarios(), ", "))
+		fmt.Fprintf(stderr, usage, strings.Join(envoysim.FaultKinds(), " "), strings.Join(envoysim.BuiltinScenarios(), ", "))
 		fl.PrintDefaults()
 	}
 	captures := fl.String("captures", "", "capture folder to serve (default: the embedded demo)")

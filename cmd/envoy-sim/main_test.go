@@ -49,6 +49,11 @@ func TestBadFlags(t *testing.T) {
 		{"--account", "a@example.com:"},
 		{"--captures", filepath.Join(t.TempDir(), "missing")},
 		{"extra"},
+		{"--fault", "kind=explode"},
+		{"--fault", "kind=hang,every=1h"},
+		{"--scenario", "no-such-scenario"},
+		{"--clock-speed", "0"},
+		{"--clock-start", "yesterday"},
 	}
 	for _, args := range tests {
 		var out, errOut bytes.Buffer
@@ -181,4 +186,48 @@ func TestRunLegacy(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	require.True(t, strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Digest "), resp.Header.Get("WWW-Authenticate"))
+}
+
+// TestRunScenario: a fault from the flags is played on a fast clock that
+// starts where --clock-start says, and /__sim/faults shows it in force.
+func TestRunScenario(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int)
+	args := []string{"--latency-scale", "0", "--scenario", "field-week", "--clock-speed", "60",
+		"--clock-start", "2026-03-23T12:00:00Z", "--fault", "kind=status,status=503,at=0s,for=1000h"}
+	go func() { done <- run(ctx, args, &out, &errOut) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "\n") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no URL on stdout; stderr %q", errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	base := strings.TrimSpace(out.String())
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the simulator's own certificate
+	resp, err := c.Get(base + "/__sim/faults")
+	require.NoError(t, err)
+	var st struct {
+		Now    time.Time `json:"now"`
+		Active []struct {
+			Kind string `json:"kind"`
+		} `json:"active"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&st))
+	resp.Body.Close()
+	start := time.Date(2026, 3, 23, 12, 0, 0, 0, time.UTC)
+	require.False(t, st.Now.Before(start), "clock at %s, before its start", st.Now)
+	var kinds []string
+	for _, f := range st.Active {
+		kinds = append(kinds, f.Kind)
+	}
+	require.Contains(t, kinds, "status", "the --fault added to the scenario is in force")
+	resp, err = c.Get(base + "/production.json")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Contains(t, errOut.String(), "playing ")
+	cancel()
+	require.Equal(t, 0, <-done)
 }

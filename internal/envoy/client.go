@@ -361,6 +361,8 @@ func (c *Client) transportError(path string, err error, callerLimit time.Duratio
 		hint = fmt.Sprintf("no answer within %s: the gateway is busy or rebooting (it stalls for a minute or two around 23:00); the next gather will try again", c.timeout)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("GET %s on %s: %w", path, c.base.Host, context.Canceled)
+	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		hint = "the gateway dropped the connection (it does while rebooting or updating, or over a weak Wi-Fi link); the next gather will try again"
 	}
 	if hint != "" {
 		return &TransportError{Host: c.base.Host, Path: path, Err: err, Hint: hint}

@@ -275,6 +275,9 @@ func (sc *Scenario) MarshalJSON() ([]byte, error) {
 	return json.Marshal(w)
 }
 
+// FaultKinds lists the kinds a Fault can have.
+func FaultKinds() []string { return slices.Clone(faultKinds) }
+
 // instant kinds act once per occurrence and have no duration.
 func instant(kind string) bool { return kind == FaultSessionExpiry || kind == FaultRevoke }
 
