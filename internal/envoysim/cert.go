@@ -15,16 +15,7 @@ import (
 )
 
 // initCert makes the simulator's first certificate.
-func (s *Server) initCert() error {
-	cert, certPEM, err := s.newCert()
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.cert, s.certPEM = cert, certPEM
-	s.mu.Unlock()
-	return nil
-}
+func (s *Server) initCert() error { return s.RotateCertificate() }
 
 // newCert makes a self-signed certificate like the gateway's (CN envoy-<serial>,
 // 1 year), plus loopback IP SANs so clients can verify it when pinned via tls_ca.
