@@ -1,6 +1,7 @@
 # telegraf-enphase: `make demo` shows the plugin on the built-in simulator,
 # `make test` runs every test (set ENPHASE_FIXTURES to a folder of real
-# captures to include the conformance test; it defaults to ../shared's).
+# captures to include the conformance test; it defaults to ../shared's),
+# `make fuzz` runs each fuzz target for FUZZTIME.
 
 GO            ?= go
 BIN           := bin
@@ -14,7 +15,23 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 LDFLAGS       := -s -w -X github.com/telegraf-enphase/telegraf-enphase/internal/cli.Version=$(VERSION)
 DIST_TARGETS  := linux/amd64 linux/arm64 linux/arm
 
-.PHONY: all build test vet demo telegraf dist clean
+# Every fuzz target, as package:Function, for `make fuzz`; a test
+# (internal/fuzzseed) fails when a Fuzz function is missing from this list.
+FUZZ_TARGETS := \
+	./internal/envoy:FuzzParseInfo \
+	./internal/envoy:FuzzParseVersion \
+	./internal/envoy:FuzzParseURL \
+	./internal/envoy:FuzzParseDigestChallenge \
+	./internal/envoy:FuzzDecode \
+	./internal/token:FuzzParse \
+	./internal/enlighten:FuzzParseToken \
+	./internal/enlighten:FuzzLoginReply \
+	./internal/configfile:FuzzParse \
+	./plugins/inputs/enphase:FuzzMetrics \
+	./internal/envoysim:FuzzParseScenario
+FUZZTIME      ?= 5s
+
+.PHONY: all build test vet fuzz demo telegraf dist clean
 
 all: build
 
@@ -35,6 +52,18 @@ test: vet telegraf
 	ENPHASE_FIXTURES="$$( [ -d "$(FIXTURES)" ] && echo "$(FIXTURES)" )" TELEGRAF_BIN="$(abspath $(BIN)/telegraf)" \
 		$(GO) test -race -count=1 ./...
 	$(GO) test -count=1 -run '^TestSoak$$' ./plugins/inputs/enphase
+
+# Each fuzz target for FUZZTIME (go test takes one -fuzz target at a time),
+# seeded from the captures (and the conformance corpus when it is there);
+# stops at the first failure, whose input go writes under the package's
+# testdata/fuzz/ for plain `go test` to replay once committed.
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
+		ENPHASE_FIXTURES="$$( [ -d "$(FIXTURES)" ] && echo "$(FIXTURES)" )" \
+			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 telegraf: $(BIN)/telegraf
 $(BIN)/telegraf:

@@ -174,6 +174,11 @@ func (c *Client) logIn(ctx context.Context, email, password string) (string, err
 	if err != nil {
 		return "", err
 	}
+	return loginSession(step, email, rep)
+}
+
+// loginSession reads login.json's reply: the session_id, or why there is none.
+func loginSession(step, email string, rep reply) (string, error) {
 	if rep.status == http.StatusUnauthorized {
 		return "", fmt.Errorf("%w for %s (HTTP %s): check the username and password; do not retry until they are fixed", ErrBadCredentials, email, rep.statusText())
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"reflect"
 	"testing"
 	"time"
 
@@ -317,4 +318,50 @@ func TestDecodeWrongTypeLeavesTargetUntouched(t *testing.T) {
 	err := Decode(Response{Path: PathMeters, Status: 200, Body: []byte(`[{"eid":1,"state":"enabled"},{"eid":"2","state":"enabled"}]`)}, &meters)
 	require.Error(t, err)
 	require.Nil(t, meters)
+}
+
+// TestDecodeMalformedValueT4 covers T4 for bodies that are whole but not
+// JSON where a value is read: goccy/go-json passes such a value to the
+// custom unmarshalers unchecked (found by FuzzDecode), which must then fail
+// the body instead of reading "01" as 1 or "[1 2]" as absent.
+func TestDecodeMalformedValueT4(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		v    any
+	}{
+		{"T4 number with a leading zero", `{"production":[{"type":"eim","wNow":01}]}`, new(Production)},
+		{"T4 number without decimals", `{"production":[{"type":"eim","wNow":1.}]}`, new(Production)},
+		{"T4 lone minus", `[{"eid":1,"activePower":-}]`, new([]MeterReading)},
+		{"T4 array without commas in a Num", `{"wattsNow":[1 2]}`, new(Summary)},
+		{"T4 bad escape in an Epoch", `[{"serialNumber":"A","lastReportDate":"\x"}]`, new([]Inverter)},
+		{"T4 array without commas in a TextList", `[{"type":"ENCHARGE","devices":[{"device_status":["a" "b"]}]}]`, new(EnsembleInventory)},
+		{"T4 misspelt literal in a Flag", `{"shutdown":tru}`, new(SecCtrl)},
+		{"T4 object without a colon in a Text", `{"admin_state":{"a" 1}}`, new(Generator)},
+		{"T4 the first fuzz crasher", `{"":[""""]}`, new(map[string]Epoch)},
+		{"T4 garbage after a NUL byte", "{\"production\":[]}\x00{\"production\":[{\"wNow\":1}]}", new(Production)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := Decode(okResponse(tt.body), tt.v)
+			var be *BodyError
+			require.ErrorAs(t, err, &be)
+			require.Contains(t, be.Reason, "bad JSON")
+			require.True(t, reflect.ValueOf(tt.v).Elem().IsZero(), "the target is left untouched")
+		})
+	}
+}
+
+// TestScalarsRejectNonJSONT4: a decoder may hand the custom scalars any
+// bytes; NaN, infinities and Go-only number forms are not JSON and must not
+// become values (a NaN would stop Telegraf's writer).
+func TestScalarsRejectNonJSONT4(t *testing.T) {
+	for _, in := range []string{"NaN", "Inf", "-Infinity", "0x10", "1_000", "+1", ".5", "1e", "01", "", "nul", `"\x"`, "[1 2]"} {
+		t.Run("T4 "+in, func(t *testing.T) {
+			for _, u := range []json.Unmarshaler{new(Num), new(Epoch), new(Text), new(Flag), new(TextList)} {
+				require.Error(t, u.UnmarshalJSON([]byte(in)), "%T", u)
+				require.True(t, reflect.ValueOf(u).Elem().IsZero(), "%T holds %+v", u, u)
+			}
+		})
+	}
 }

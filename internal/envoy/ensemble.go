@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Paths of the battery (IQ Battery / Encharge), IQ System Controller
@@ -41,20 +42,22 @@ type Text struct {
 }
 
 // UnmarshalJSON keeps strings, numbers and booleans; null, objects and
-// arrays are absent.
+// arrays are absent; a malformed value is an error (see checkValue).
 func (t *Text) UnmarshalJSON(b []byte) error {
 	*t = Text{}
 	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return nil
-	}
-	switch b[0] {
-	case '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return nil
+	if len(b) > 0 && b[0] == '"' {
+		s, err := unquote(b)
+		if err != nil {
+			return err
 		}
 		*t = Text{S: s, Valid: true}
+		return nil
+	}
+	if err := checkValue(b); err != nil {
+		return err
+	}
+	switch b[0] {
 	case 't', 'f':
 		if v, err := strconv.ParseBool(string(b)); err == nil {
 			*t = Text{S: strconv.FormatBool(v), Valid: true}
@@ -66,6 +69,28 @@ func (t *Text) UnmarshalJSON(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// unquote reads a JSON string; a malformed one is an error. Plain strings,
+// all but every one the gateway sends, skip encoding/json.
+func unquote(b []byte) (string, error) {
+	if len(b) >= 2 && b[len(b)-1] == '"' {
+		plain := utf8.Valid(b)
+		for _, c := range b[1 : len(b)-1] {
+			if c == '"' || c == '\\' || c < 0x20 {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			return string(b[1 : len(b)-1]), nil
+		}
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return "", errMalformed
+	}
+	return s, nil
 }
 
 // String is the text, or "" when absent.
@@ -80,13 +105,12 @@ type Flag struct {
 }
 
 // UnmarshalJSON reads true/false, "true"/"false" (any case) and numbers (0 is
-// false); anything else is absent.
+// false); any other JSON value is absent, a malformed one an error.
 func (f *Flag) UnmarshalJSON(b []byte) error {
 	*f = Flag{}
 	var t Text
-	_ = t.UnmarshalJSON(b)
-	if !t.Valid {
-		return nil
+	if err := t.UnmarshalJSON(b); err != nil || !t.Valid {
+		return err
 	}
 	if v, err := strconv.ParseBool(strings.ToLower(strings.TrimSpace(t.S))); err == nil {
 		*f = Flag{V: v, Valid: true}
@@ -103,24 +127,22 @@ func (f *Flag) UnmarshalJSON(b []byte) error {
 // too.
 type TextList []string
 
-// UnmarshalJSON never fails on an unexpected shape: it is then empty.
+// UnmarshalJSON never fails on an unexpected shape: it is then empty. It
+// fails on malformed JSON (see checkValue).
 func (l *TextList) UnmarshalJSON(b []byte) error {
 	*l = nil
 	b = bytes.TrimSpace(b)
-	if len(b) == 0 {
-		return nil
-	}
-	if b[0] != '[' {
+	if len(b) == 0 || b[0] != '[' {
 		var t Text
-		_ = t.UnmarshalJSON(b)
+		err := t.UnmarshalJSON(b)
 		if t.Valid {
 			*l = TextList{t.S}
 		}
-		return nil
+		return err
 	}
 	var items []Text
 	if err := json.Unmarshal(b, &items); err != nil {
-		return nil
+		return err
 	}
 	out := make(TextList, 0, len(items))
 	for _, it := range items {

@@ -3,6 +3,7 @@ package envoy
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 
 	gojson "github.com/goccy/go-json"
 	"reflect"
@@ -18,16 +19,20 @@ type Num struct {
 	Valid bool
 }
 
-// UnmarshalJSON keeps numbers (int or float) and ignores anything else.
+// UnmarshalJSON keeps numbers (int or float) and ignores any other JSON
+// value. A malformed value is an error (see checkValue).
 func (n *Num) UnmarshalJSON(b []byte) error {
 	*n = Num{}
 	b = bytes.TrimSpace(b)
-	if len(b) == 0 || b[0] == 'n' || b[0] == '"' || b[0] == '{' || b[0] == '[' || b[0] == 't' || b[0] == 'f' {
-		return nil
+	if err := checkValue(b); err != nil {
+		return err
+	}
+	if c := b[0]; c != '-' && (c < '0' || c > '9') {
+		return nil // valid JSON, not a number
 	}
 	v, err := strconv.ParseFloat(string(b), 64)
 	if err != nil {
-		return nil
+		return nil // beyond float64's range: unreadable, so absent
 	}
 	*n = Num{V: v, Valid: true}
 	return nil
@@ -37,15 +42,90 @@ func (n *Num) UnmarshalJSON(b []byte) error {
 // non-numeric values (case C2: "Wed Dec 31 18:00:00 1969\n") mean unknown.
 type Epoch int64
 
-// UnmarshalJSON accepts integers and floats; anything else is unknown (0).
+// UnmarshalJSON accepts integers and floats; any other JSON value is
+// unknown (0), a malformed one an error.
 func (e *Epoch) UnmarshalJSON(b []byte) error {
 	var n Num
-	_ = n.UnmarshalJSON(b)
+	err := n.UnmarshalJSON(b)
 	*e = 0
 	if n.Valid {
 		*e = Epoch(n.V)
 	}
+	return err
+}
+
+// errMalformed is a value that is not JSON at all.
+var errMalformed = errors.New("malformed JSON value")
+
+// checkValue fails unless b is one well-formed JSON value. goccy/go-json
+// hands a custom unmarshaler its value unchecked, so without this "01", "1."
+// or "[1 2]" would pass as data instead of failing the body (T4). Numbers and
+// literals, all but every value, are checked by hand: json.Valid on each
+// would cost as much again as the decoding.
+func checkValue(b []byte) error {
+	if len(b) == 0 {
+		return errMalformed
+	}
+	ok := false
+	switch b[0] {
+	case 'n':
+		ok = string(b) == "null"
+	case 't':
+		ok = string(b) == "true"
+	case 'f':
+		ok = string(b) == "false"
+	case '"', '{', '[':
+		ok = json.Valid(b)
+	default:
+		ok = isNumber(b)
+	}
+	if !ok {
+		return errMalformed
+	}
 	return nil
+}
+
+// isNumber reports whether b is a JSON number:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func isNumber(b []byte) bool {
+	i, n := 0, len(b)
+	if i < n && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < n && b[i] == '0':
+		i++
+	case i < n && b[i] >= '1' && b[i] <= '9':
+		for i < n && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+	default:
+		return false
+	}
+	if i < n && b[i] == '.' {
+		i++
+		start := i
+		for i < n && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	if i < n && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < n && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		start := i
+		for i < n && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	return i == n
 }
 
 // minEpoch is 2000-01-01: gateways were not made before it, so earlier stamps
@@ -180,6 +260,11 @@ func decodeStrict(b []byte, v any) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return json.Unmarshal(b, v) // reports the misuse
+	}
+	// goccy/go-json stops reading at a NUL byte, so "{}\x00garbage" would
+	// pass; no JSON holds one.
+	if bytes.IndexByte(b, 0) >= 0 {
+		return errors.New("a NUL byte")
 	}
 	fresh := reflect.New(rv.Elem().Type())
 	if err := gojson.Unmarshal(b, fresh.Interface()); err != nil {

@@ -55,6 +55,11 @@ func ParseURL(s string) (*url.URL, error) {
 	if u.Hostname() == "" {
 		return nil, fmt.Errorf("gateway url %q has no host", s)
 	}
+	// Requests go to u.String() + path: a host that does not read back from
+	// its written form (a non-ASCII IPv6 zone) would fail every request.
+	if again, err := url.Parse(u.String()); err != nil || again.Host != u.Host {
+		return nil, fmt.Errorf("gateway url %q: %q is not a usable host", s, u.Host)
+	}
 	if p := u.Port(); p != "" {
 		if n, err := net.LookupPort("tcp", p); err != nil || n == 0 {
 			return nil, fmt.Errorf("gateway url %q: bad port %q", s, p)

@@ -41,6 +41,7 @@ func TestParseURLE2T6(t *testing.T) {
 		{name: "E2 port out of range", in: "envoy.local:99999", wantErr: []string{`bad port "99999"`}},
 		{name: "E2 non-numeric port", in: "envoy.local:abc", wantErr: []string{`"envoy.local:abc"`, "invalid port"}},
 		{name: "E2 bracketed IPv6 with port out of range", in: "[fd50::1]:70000", wantErr: []string{`bad port "70000"`}},
+		{name: "E2 IPv6 zone that does not read back (found by FuzzParseURL)", in: "[::%25\x87]", wantErr: []string{"not a usable host"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

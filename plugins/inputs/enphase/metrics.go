@@ -296,7 +296,15 @@ func withTag(tags map[string]string, k, v string) map[string]string {
 }
 
 // add never emits a metric without fields: the shim's writer dies on one.
+// Nor a float that is not finite: an absurd reading can overflow a unit
+// conversion or a sum (found by FuzzMetrics), the writer drops such a field,
+// and a metric left with none stops it.
 func add(acc telegraf.Accumulator, name string, tags map[string]string, f fields, t time.Time) {
+	for k, v := range f {
+		if x, ok := v.(float64); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
+			delete(f, k)
+		}
+	}
 	if len(f) == 0 {
 		return
 	}

@@ -1,0 +1,55 @@
+package enphase
+
+import (
+	"math"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf/testutil"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+)
+
+// TestNonFiniteNeverWrittenV9 covers V9 at its extreme: a reading near the
+// float64 limit overflows the Enpower's °F to °C conversion, the sum of the
+// phases (V3) and the rebuilt total consumption (V4) to an infinity (found
+// by FuzzMetrics). Such a field is not written, and a point left with no
+// field is not written at all: the shim's writer stops on one.
+func TestNonFiniteNeverWrittenV9(t *testing.T) {
+	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		f    fields
+		want fields // nil: no point
+	}{
+		{"V9 one infinite field among others", fields{"power_w": math.Inf(1), "temperature_c": 21.5, "status": "ok"}, fields{"temperature_c": 21.5, "status": "ok"}},
+		{"V9 only non-finite fields", fields{"power_w": math.Inf(-1), "temperature_c": math.NaN()}, nil},
+		{"V9 integers and strings kept", fields{"devices": int64(3), "state": "idle"}, fields{"devices": int64(3), "state": "idle"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var acc testutil.Accumulator
+			add(&acc, mBattery, map[string]string{"serial": "s"}, tt.f, now)
+			if tt.want == nil {
+				if len(acc.Metrics) != 0 {
+					t.Fatalf("a point was written: %+v", acc.Metrics[0])
+				}
+				return
+			}
+			if len(acc.Metrics) != 1 || !reflect.DeepEqual(map[string]any(tt.want), acc.Metrics[0].Fields) {
+				t.Fatalf("got %+v, want one point with %v", acc.Metrics, tt.want)
+			}
+		})
+	}
+
+	t.Run("V9 Enpower temperature at the float64 limit", func(t *testing.T) {
+		var acc testutil.Accumulator
+		inv := envoy.EnsembleInventory{{Type: envoy.Text{S: envoy.DeviceEnpower, Valid: true}, Devices: []envoy.EnsembleDevice{{
+			SerialNum: envoy.Text{S: "1", Valid: true}, Temperature: envoy.Num{V: -math.MaxFloat64, Valid: true}}}}}
+		addSystemControllers(&acc, "s", inv, now)
+		if len(acc.Metrics) != 0 {
+			t.Fatalf("a point with only an infinite temperature was written: %+v", acc.Metrics[0])
+		}
+	})
+}
