@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"time"
 )
 
@@ -71,7 +72,9 @@ func (s *Server) activeFaults(path string) []*Fault {
 // mods says how to change the captured answer.
 func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) (mods faultMods, answered bool) {
 	for _, f := range s.activeFaults(r.URL.Path) {
-		s.countFault(f.Kind)
+		if f.Kind != FaultFirmware || (f.Firmware != "" && (r.URL.Path == "/info" || r.URL.Path == "/info.xml")) || slices.Contains(f.Remove, r.URL.Path) {
+			s.countFault(f.Kind) // a firmware change acts only where it shows
+		}
 		switch f.Kind {
 		case FaultReboot, FaultReset:
 			resetConn(w)
@@ -104,11 +107,7 @@ func (s *Server) injectFault(w http.ResponseWriter, r *http.Request) (mods fault
 			if f.Firmware != "" {
 				mods.firmware = f.Firmware
 			}
-			for _, p := range f.Remove {
-				if p == r.URL.Path {
-					mods.removed = true
-				}
-			}
+			mods.removed = mods.removed || slices.Contains(f.Remove, r.URL.Path)
 		}
 	}
 	return mods, false

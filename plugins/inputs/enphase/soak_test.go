@@ -271,7 +271,7 @@ func (a *soakAcc) lastErrors() []string {
 	return append([]string(nil), a.errs...)
 }
 
-func (a *soakAcc) AddFields(name string, fields map[string]any, tags map[string]string, t ...time.Time) {
+func (a *soakAcc) AddFields(name string, fields map[string]any, _ map[string]string, t ...time.Time) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.points++
@@ -291,7 +291,6 @@ func (a *soakAcc) AddFields(name string, fields map[string]any, tags map[string]
 			a.badValues = append(a.badValues, fmt.Sprintf("%s = %v", key, f))
 		}
 	}
-	_ = tags
 }
 
 func (a *soakAcc) AddGauge(n string, f map[string]any, tg map[string]string, t ...time.Time) {
