@@ -8,6 +8,7 @@
 package configfile
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -61,7 +62,7 @@ func Parse[T any](name string, data []byte, input string, newValue func() T) ([]
 	md, decErr := toml.Decode(string(data), &top)
 	var pe toml.ParseError
 	if errors.As(decErr, &pe) {
-		return nil, fmt.Errorf("%s: %s", location(name, pe.Position.Line), pe.Message)
+		return nil, fmt.Errorf("%s: %s", location(name, parseErrorLine(pe, data)), pe.Message)
 	}
 	occs := scanLines(data)
 	if err := checkTopLevel(name, input, &md, occs, decErr); err != nil {
@@ -124,6 +125,16 @@ func Parse[T any](name string, data []byte, input string, newValue func() T) ([]
 		return nil, errors.Join(errs...)
 	}
 	return tables, nil
+}
+
+// parseErrorLine is the line of a TOML syntax error, counted from its byte
+// offset: at the end of a file without a final newline BurntSushi's line is
+// one short (0 on a one-line file; found by FuzzParse).
+func parseErrorLine(pe toml.ParseError, data []byte) int {
+	if s := pe.Position.Start; s >= 0 && s <= len(data) {
+		return 1 + bytes.Count(data[:s], []byte("\n"))
+	}
+	return pe.Position.Line
 }
 
 // checkTopLevel rejects anything but [[inputs.<input>]]: other top-level keys

@@ -1,6 +1,7 @@
 package configfile_test
 
 import (
+	"bytes"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -69,6 +70,11 @@ func FuzzParse(f *testing.F) {
 				}
 				if loc[1] == "" && !strings.Contains(msg, `key "`) && !strings.Contains(msg, "[inputs.") {
 					t.Fatalf("error names neither a line nor a key: %q", msg)
+				}
+				if loc[1] != "" {
+					if line, _ := strconv.Atoi(loc[1][1:]); line > bytes.Count(data, []byte("\n"))+1 {
+						t.Fatalf("error names line %d of a %d-line file: %q", line, bytes.Count(data, []byte("\n"))+1, msg)
+					}
 				}
 			}
 			return

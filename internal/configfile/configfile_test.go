@@ -260,6 +260,17 @@ func TestParse(t *testing.T) {
 			wantErr: []string{`enphase.conf:4: [[inputs.cpu]]: this file is only for telegraf-enphase; [[inputs.cpu]] belongs in telegraf.conf`},
 		},
 		{
+			// BurntSushi says line 1, or 0 on a one-line file (found by FuzzParse).
+			name:    "syntax error at the end of a file without a final newline",
+			conf:    "[[inputs.enphase]]\n  password = \"abc\\",
+			wantErr: []string{`enphase.conf:2: invalid escape in string`},
+		},
+		{
+			name:    "one-line file ending in an open escape",
+			conf:    `"\`,
+			wantErr: []string{`enphase.conf:1: invalid escape in string`},
+		},
+		{
 			name:    "no table",
 			conf:    "# nothing here yet\n",
 			wantErr: []string{`enphase.conf: no [[inputs.enphase]] table: add one per gateway (see sample.conf)`},

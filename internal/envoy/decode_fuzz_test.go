@@ -158,12 +158,16 @@ func response(body []byte) Response {
 }
 
 // badNumber walks v and reports the first number that is NaN or infinite,
-// or a Num that is absent yet not zero.
+// a Num that is absent yet not zero, or an Epoch past the year 9999.
 func badNumber(v reflect.Value, path string) (string, bool) {
 	switch v.Kind() {
 	case reflect.Float32, reflect.Float64:
 		if f := v.Float(); math.IsNaN(f) || math.IsInf(f, 0) {
 			return path + " is not finite", false
+		}
+	case reflect.Int64:
+		if e, ok := v.Interface().(Epoch); ok && v.CanInterface() && (e >= maxEpoch || e <= -maxEpoch) {
+			return path + " is past the year 9999", false
 		}
 	case reflect.Struct:
 		if !v.CanInterface() {

@@ -261,6 +261,8 @@ func TestEpoch(t *testing.T) {
 		{name: "C2 numeric string", json: `"1693745127"`, want: 0},
 		{name: "C2 null", json: `null`, want: 0},
 		{name: "C2 object", json: `{}`, want: 0},
+		{name: "C2 past the year 9999", json: `1e300`, want: 0},
+		{name: "C2 year 9999", json: `253402300799`, want: 253402300799, wantKnown: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 
 	gojson "github.com/goccy/go-json"
 	"reflect"
@@ -43,16 +44,20 @@ func (n *Num) UnmarshalJSON(b []byte) error {
 type Epoch int64
 
 // UnmarshalJSON accepts integers and floats; any other JSON value is
-// unknown (0), a malformed one an error.
+// unknown (0), a malformed one an error. So is a time past the year 9999,
+// which is no time, and whose conversion to int64 would depend on the CPU.
 func (e *Epoch) UnmarshalJSON(b []byte) error {
 	var n Num
 	err := n.UnmarshalJSON(b)
 	*e = 0
-	if n.Valid {
+	if n.Valid && math.Abs(n.V) < maxEpoch {
 		*e = Epoch(n.V)
 	}
 	return err
 }
+
+// maxEpoch is the year 10000.
+const maxEpoch = 253402300800
 
 // errMalformed is a value that is not JSON at all.
 var errMalformed = errors.New("malformed JSON value")

@@ -46,9 +46,10 @@ func (f fields) putText(key string, t envoy.Text) {
 }
 
 // putInt adds a present value that is an integer by nature (a code, a level,
-// a count).
+// a count). One beyond int64 is not written: Go's conversion of it depends
+// on the CPU (MinInt64 on amd64).
 func (f fields) putInt(key string, n envoy.Num) {
-	if n.Valid {
+	if n.Valid && math.Abs(n.V) < 1<<63 {
 		f[key] = int64(math.Round(n.V))
 	}
 }

@@ -152,7 +152,7 @@ func (e *Enphase) addProduction(acc telegraf.Accumulator, serial string, p envoy
 			}
 			f.put("energy_today_wh", r.WhToday)
 			f.put("energy_last_seven_days_wh", r.WhLastSevenDays)
-			f["devices"] = int64(r.ActiveCount.V)
+			f.putInt("devices", r.ActiveCount)
 			add(acc, mProduction, map[string]string{"serial": serial, "source": "inverters", "phase": "total"}, f, now)
 		}
 	}

@@ -263,6 +263,10 @@ func checkPoint(m telegraf.Metric, serial string, types map[string]string) error
 		if v, ok := fl.Value.(float64); ok && (math.IsNaN(v) || math.IsInf(v, 0)) {
 			return fmt.Errorf("%s: field %s is %v", m.Name(), fl.Key, v)
 		}
+		// What a float beyond int64 converts to on amd64 (arm saturates).
+		if v, ok := fl.Value.(int64); ok && v == math.MinInt64 {
+			return fmt.Errorf("%s: field %s overflowed int64", m.Name(), fl.Key)
+		}
 	}
 	return nil
 }

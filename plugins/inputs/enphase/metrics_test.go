@@ -13,9 +13,10 @@ import (
 
 // TestNonFiniteNeverWrittenV9 covers V9 at its extreme: a reading near the
 // float64 limit overflows the Enpower's °F to °C conversion, the sum of the
-// phases (V3) and the rebuilt total consumption (V4) to an infinity (found
-// by FuzzMetrics). Such a field is not written, and a point left with no
-// field is not written at all: the shim's writer stops on one.
+// phases (V3) and the rebuilt total consumption (V4) to an infinity, and a
+// count or code to a CPU-dependent int64 (found by FuzzMetrics). Such a
+// field is not written, and a point left with no field is not written at
+// all: the shim's writer stops on one.
 func TestNonFiniteNeverWrittenV9(t *testing.T) {
 	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -42,6 +43,23 @@ func TestNonFiniteNeverWrittenV9(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("V9 a count or code beyond int64", func(t *testing.T) {
+		var acc testutil.Accumulator
+		huge := envoy.Num{V: 1e300, Valid: true}
+		e := New()
+		e.Log, e.state.counters = testutil.Logger{Quiet: true}, counters{}
+		e.addProduction(&acc, "s", envoy.Production{Production: []envoy.Reading{{Type: "inverters", ActiveCount: huge, Values: envoy.Values{WNow: envoy.Num{V: 5, Valid: true}}}}}, 0, now)
+		addACBatteries(&acc, "s", []envoy.Storage{{ActiveCount: huge, WNow: envoy.Num{V: 5, Valid: true}}}, now)
+		if len(acc.Metrics) != 2 {
+			t.Fatalf("got %d points, want 2", len(acc.Metrics))
+		}
+		for _, m := range acc.Metrics {
+			if _, ok := m.Fields["devices"]; ok || m.Fields["power_w"] != 5.0 {
+				t.Errorf("%s: %v, want power_w alone", m.Measurement, m.Fields)
+			}
+		}
+	})
 
 	t.Run("V9 Enpower temperature at the float64 limit", func(t *testing.T) {
 		var acc testutil.Accumulator
