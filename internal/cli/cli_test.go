@@ -127,7 +127,9 @@ func TestDumpUnreadableGatewayExits1(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	require.Len(t, lines, 1, stderr)
 	require.Contains(t, lines[0], "E! gateway could not be read")
-	require.Contains(t, lines[0], "connection refused")
+	// Refused, unless another test's server took the freed port meanwhile
+	// and dropped the connection: either way a transport error, not data.
+	require.Regexp(t, "connection refused|dropped the connection", lines[0])
 }
 
 // TestConfigErrors: a bad configuration fails at start naming the file,
