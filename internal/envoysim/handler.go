@@ -42,8 +42,8 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	gateway := path != cloudLoginPath && path != cloudTokensPath
 	if gateway {
-		s.enter()
-		defer s.leave()
+		s.enter(r)
+		defer s.leave(r)
 	}
 
 	var mods faultMods
@@ -87,28 +87,38 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.serveCapture(w, r, key, mods)
 }
 
-// inFlightGrace is how long a request that finds another in progress waits
-// before counting as concurrent: a client that gave up on a hung request has
-// closed its connection, but the handler learns so only moments later.
-const inFlightGrace = 500 * time.Millisecond
+// inFlightGrace bounds how long a request that finds others in progress
+// waits for them to be abandoned before it counts as concurrent: a client
+// that gave up on a request has closed its connection, but the server
+// cancels that request's context a moment later.
+const inFlightGrace = 20 * time.Millisecond
 
-// enter counts a gateway request in progress, for Stats.MaxInFlight.
-func (s *Server) enter() {
-	for deadline := time.Now().Add(inFlightGrace); ; time.Sleep(time.Millisecond) {
+// enter counts a gateway request in progress, for Stats.MaxInFlight. Only
+// requests whose client is still there count.
+func (s *Server) enter(r *http.Request) {
+	deadline := time.Now().Add(inFlightGrace)
+	for {
 		s.mu.Lock()
-		if s.inFlight == 0 || !time.Now().Before(deadline) {
-			s.inFlight++
-			s.stats.MaxInFlight = max(s.stats.MaxInFlight, s.inFlight)
+		n := 1
+		for ctx := range s.inFlight {
+			if ctx.Err() == nil {
+				n++
+			}
+		}
+		if n == 1 || !time.Now().Before(deadline) {
+			s.inFlight[r.Context()] = struct{}{}
+			s.stats.MaxInFlight = max(s.stats.MaxInFlight, n)
 			s.mu.Unlock()
 			return
 		}
 		s.mu.Unlock()
+		time.Sleep(time.Millisecond)
 	}
 }
 
-func (s *Server) leave() {
+func (s *Server) leave(r *http.Request) {
 	s.mu.Lock()
-	s.inFlight--
+	delete(s.inFlight, r.Context())
 	s.mu.Unlock()
 }
 

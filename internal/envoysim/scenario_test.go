@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"testing/fstest"
@@ -307,5 +308,28 @@ func TestCloudFaults(t *testing.T) {
 	}
 	if st := s.FaultState(); len(st.Active) != 1 || st.Active[0].Kind != FaultCloudTokens {
 		t.Errorf("FaultState().Active = %+v", st.Active)
+	}
+}
+
+// TestMaxInFlightSeesOverlap: two clients asking at once are counted as
+// such, so an assertion of one request at a time can fail.
+func TestMaxInFlightSeesOverlap(t *testing.T) {
+	s, c, base := startSim(t, Options{Captures: testCaptures(), LatencyScale: 1}) // ivp_pdm_energy takes 0.2 s
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest(http.MethodGet, base+"/ivp/pdm/energy", nil)
+			req.Header.Set("Authorization", "Bearer "+s.Token())
+			resp, err := c.Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if st := s.Stats(); st.MaxInFlight != 2 {
+		t.Errorf("MaxInFlight = %d, want 2", st.MaxInFlight)
 	}
 }

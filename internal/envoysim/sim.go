@@ -10,6 +10,7 @@
 package envoysim
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
 	"encoding/xml"
@@ -89,8 +90,8 @@ type Server struct {
 	cloud  Cloud
 	logins map[string]string // cloud session_id → account e-mail
 
-	faultCursor time.Time // instant faults up to here have acted
-	inFlight    int       // gateway requests in progress
+	faultCursor time.Time                    // instant faults up to here have acted
+	inFlight    map[context.Context]struct{} // gateway requests in progress
 }
 
 // New reads the capture's info file and prepares keys, token and certificate.
@@ -151,6 +152,7 @@ func New(opts Options) (*Server, error) {
 		stats:    Stats{Requests: make(map[string]int), Faults: make(map[string]int)},
 		minted:   make(map[string]uint64),
 		logins:   make(map[string]string),
+		inFlight: make(map[context.Context]struct{}),
 	}
 	var err error
 	if s.serial, s.firmware, err = readInfo(s.fsys); err != nil {
