@@ -222,10 +222,13 @@ func ParseFault(spec string) (Fault, error) {
 		}
 	}
 	f, err := w.fault()
+	if err == nil {
+		err = f.validate()
+	}
 	if err != nil {
 		return Fault{}, fmt.Errorf("fault %q: %w", spec, err)
 	}
-	return f, (&Scenario{Faults: []Fault{f}}).validate()
+	return f, nil
 }
 
 func (w faultWire) fault() (Fault, error) {
