@@ -182,44 +182,35 @@ func BuiltinScenarios() []string {
 // key=value pairs with the JSON keys, remove paths separated by "|", e.g.
 // "kind=hang,path=/ivp/pdm/device_data,daily=23:00,for=3m".
 func ParseFault(spec string) (Fault, error) {
-	var w faultWire
+	// Through the JSON form, so both forms share one parser.
+	m := map[string]any{}
 	for _, kv := range strings.Split(spec, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(kv), "=")
 		if !ok {
 			return Fault{}, fmt.Errorf("fault %q: %q is not key=value", spec, kv)
 		}
 		switch k {
-		case "kind":
-			w.Kind = v
-		case "path":
-			w.Path = v
-		case "at":
-			w.At = v
-		case "every":
-			w.Every = v
-		case "daily":
-			w.Daily = v
-		case "for":
-			w.For = v
-		case "delay":
-			w.Delay = v
 		case "status":
 			n, err := strconv.Atoi(v)
 			if err != nil {
 				return Fault{}, fmt.Errorf("fault %q: status %q is not a number", spec, v)
 			}
-			w.Status = n
-		case "firmware":
-			w.Firmware = v
+			m[k] = n
 		case "remove":
-			w.Remove = strings.Split(v, "|")
-		case "offset":
-			w.Offset = v
-		case "mode":
-			w.Mode = v
+			m[k] = strings.Split(v, "|")
 		default:
-			return Fault{}, fmt.Errorf("fault %q: unknown key %q", spec, k)
+			m[k] = v
 		}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return Fault{}, fmt.Errorf("fault %q: %w", spec, err)
+	}
+	var w faultWire
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return Fault{}, fmt.Errorf("fault %q: %w", spec, err)
 	}
 	f, err := w.fault()
 	if err == nil {
