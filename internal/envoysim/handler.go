@@ -176,56 +176,47 @@ func (s *Server) serveCapture(w http.ResponseWriter, r *http.Request, key string
 func (s *Server) serveSim(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/__sim/stats":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			notAllowed(w, "GET, HEAD")
-			return
-		}
-		body, err := json.Marshal(s.Stats())
-		if err != nil {
-			write(w, http.StatusInternalServerError, "text/plain", []byte(err.Error()))
-			return
-		}
-		write(w, http.StatusOK, "application/json", append(body, '\n'))
+		simGet(w, r, func() any { return s.Stats() })
+	case "/__sim/faults":
+		simGet(w, r, func() any { return s.FaultState() })
 	case "/__sim/expire_sessions":
-		if r.Method != http.MethodPost {
-			notAllowed(w, "POST")
-			return
-		}
-		s.ExpireSessions()
-		w.WriteHeader(http.StatusNoContent)
+		simPost(w, r, func() error { s.ExpireSessions(); return nil })
 	case "/__sim/revoke_tokens":
-		if r.Method != http.MethodPost {
-			notAllowed(w, "POST")
-			return
-		}
-		s.RevokeTokens()
-		w.WriteHeader(http.StatusNoContent)
+		simPost(w, r, func() error { s.RevokeTokens(); return nil })
 	case "/__sim/rotate_cert":
-		if r.Method != http.MethodPost {
-			notAllowed(w, "POST")
-			return
-		}
-		if err := s.RotateCertificate(); err != nil {
-			write(w, http.StatusInternalServerError, "text/plain", []byte(err.Error()))
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
+		simPost(w, r, s.RotateCertificate)
 	case "/__sim/cloud":
 		s.serveSimCloud(w, r)
-	case "/__sim/faults":
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			notAllowed(w, "GET, HEAD")
-			return
-		}
-		body, err := json.Marshal(s.FaultState())
-		if err != nil {
-			write(w, http.StatusInternalServerError, "text/plain", []byte(err.Error()))
-			return
-		}
-		write(w, http.StatusOK, "application/json", append(body, '\n'))
 	default:
 		write(w, http.StatusNotFound, "application/json", []byte(body404))
 	}
+}
+
+// simGet answers a control endpoint that reports state as JSON.
+func simGet(w http.ResponseWriter, r *http.Request, state func() any) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		notAllowed(w, "GET, HEAD")
+		return
+	}
+	body, err := json.Marshal(state())
+	if err != nil {
+		write(w, http.StatusInternalServerError, "text/plain", []byte(err.Error()))
+		return
+	}
+	write(w, http.StatusOK, "application/json", append(body, '\n'))
+}
+
+// simPost answers a control endpoint that acts.
+func simPost(w http.ResponseWriter, r *http.Request, act func() error) {
+	if r.Method != http.MethodPost {
+		notAllowed(w, "POST")
+		return
+	}
+	if err := act(); err != nil {
+		write(w, http.StatusInternalServerError, "text/plain", []byte(err.Error()))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 func (s *Server) unauthorized(w http.ResponseWriter) {
