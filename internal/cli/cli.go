@@ -87,8 +87,9 @@ func Main(args []string, env Env) int {
 
 // common holds the flags every command takes.
 type common struct {
-	config string
-	debug  bool
+	config  string
+	debug   bool
+	gateway string // --gateway, for the commands that take it
 }
 
 // newFlags returns a flag set with the common flags; errors are reported by
@@ -99,6 +100,14 @@ func newFlags(name string, c *common) *flag.FlagSet {
 	fs.Usage = func() {}
 	fs.StringVar(&c.config, "config", "", "configuration file")
 	fs.BoolVar(&c.debug, "debug", false, "log debug messages")
+	return fs
+}
+
+// newGatewayFlags is newFlags plus --gateway, for commands that act on the
+// gateways of the file or on one of them.
+func newGatewayFlags(name string, c *common) *flag.FlagSet {
+	fs := newFlags(name, c)
+	fs.StringVar(&c.gateway, "gateway", "", "only this gateway: its serial, or its position in the file (1, 2, ...)")
 	return fs
 }
 

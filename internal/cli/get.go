@@ -17,8 +17,7 @@ import (
 // endpoint the plugin knows as a capture folder the simulator can replay.
 func get(args []string, env Env) int {
 	var c common
-	fs := newFlags("get", &c)
-	gateway := fs.String("gateway", "", "the gateway to ask: its serial, or its position in the file (1, 2, ...)")
+	fs := newGatewayFlags("get", &c)
 	all := fs.String("all", "", "save every endpoint into this directory")
 	if err := fs.Parse(args); err != nil {
 		return usageError(env, err)
@@ -29,7 +28,7 @@ func get(args []string, env Env) int {
 	case *all != "" && fs.NArg() != 0:
 		return usageError(env, fmt.Errorf("get --all DIR takes no PATH"))
 	}
-	set, list, log, ok := c.loadSelected(env, *gateway)
+	set, list, log, ok := c.loadSelected(env)
 	if !ok {
 		return exitUsage
 	}

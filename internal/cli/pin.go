@@ -14,24 +14,16 @@ import (
 // after the gateway renewed its certificate). It sends no request and no token.
 func pinCmd(args []string, env Env) int {
 	var c common
-	fs := newFlags("pin", &c)
-	gateway := fs.String("gateway", "", "only this gateway: its serial, or its position in the file")
+	fs := newGatewayFlags("pin", &c)
 	accept := fs.Bool("accept", false, "pin the certificate the gateway presents now")
-	if err := fs.Parse(args); err != nil {
-		return usageError(env, err)
-	}
-	if fs.NArg() > 0 {
-		return usageError(env, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
-	}
-	set, list, log, ok := c.loadSelected(env, *gateway)
-	if !ok {
-		return exitUsage
+	set, list, log, code := c.parseSelected(fs, args, env)
+	if code != exitOK {
+		return code
 	}
 	defer set.Stop()
 	if *accept && len(list) > 1 {
 		return usageError(env, fmt.Errorf("--accept needs --gateway when the file has %d gateways: accept one certificate at a time, after checking it", len(list)))
 	}
-	code := exitOK
 	for _, e := range list {
 		st, err := e.CheckPin(context.Background(), *accept)
 		if st.Presented.Fingerprint.IsZero() {

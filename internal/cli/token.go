@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"strconv"
 	"time"
@@ -37,21 +38,38 @@ func tokenCmd(args []string, env Env) int {
 
 // loadSelected loads the configuration and returns the gateways a command
 // acts on: all, or the one --gateway names. On failure it has logged why.
-func (c common) loadSelected(env Env, which string) (*enphase.Gateways, []*enphase.Enphase, *execdlog.Logger, bool) {
+func (c common) loadSelected(env Env) (*enphase.Gateways, []*enphase.Enphase, *execdlog.Logger, bool) {
 	set, log, ok := c.load(env)
 	if !ok {
 		return nil, nil, log, false
 	}
-	if which == "" {
+	if c.gateway == "" {
 		return set, set.List, log, true
 	}
-	e, err := pick(set, which)
+	e, err := pick(set, c.gateway)
 	if err != nil {
 		log.Errorf("%v", err)
 		set.Stop()
 		return nil, nil, log, false
 	}
 	return set, []*enphase.Enphase{e}, log, true
+}
+
+// parseSelected parses the flags of a command that takes no argument and
+// loads the gateways it acts on; code is nonzero when that failed, and the
+// reason has been reported.
+func (c *common) parseSelected(fs *flag.FlagSet, args []string, env Env) (*enphase.Gateways, []*enphase.Enphase, *execdlog.Logger, int) {
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, nil, usageError(env, err)
+	}
+	if fs.NArg() > 0 {
+		return nil, nil, nil, usageError(env, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
+	}
+	set, list, log, ok := c.loadSelected(env)
+	if !ok {
+		return nil, nil, nil, exitUsage
+	}
+	return set, list, log, exitOK
 }
 
 // tokenRenew is 'token fetch' (always mint) and 'token renew' (for cron: only
@@ -63,21 +81,13 @@ func tokenRenew(args []string, env Env, fetch bool) int {
 	if fetch {
 		name = "token fetch"
 	}
-	fs := newFlags(name, &c)
-	gateway := fs.String("gateway", "", "only this gateway: its serial, or its position in the file")
+	fs := newGatewayFlags(name, &c)
 	force := fs.Bool("force", false, "renew even if the token is not due")
-	if err := fs.Parse(args); err != nil {
-		return usageError(env, err)
-	}
-	if fs.NArg() > 0 {
-		return usageError(env, fmt.Errorf("unexpected argument %q", fs.Arg(0)))
-	}
-	set, list, log, ok := c.loadSelected(env, *gateway)
-	if !ok {
-		return exitUsage
+	set, list, log, code := c.parseSelected(fs, args, env)
+	if code != exitOK {
+		return code
 	}
 	defer set.Stop()
-	code := exitOK
 	for _, e := range list {
 		ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
 		if !renewOne(ctx, e, fetch || *force, fetch, env, log) {
@@ -116,17 +126,12 @@ func renewOne(ctx context.Context, e *enphase.Enphase, force, strict bool, env E
 // tokenCheck asks the gateway whether it accepts the stored token.
 func tokenCheck(args []string, env Env) int {
 	var c common
-	fs := newFlags("token check", &c)
-	gateway := fs.String("gateway", "", "only this gateway: its serial, or its position in the file")
-	if err := fs.Parse(args); err != nil {
-		return usageError(env, err)
-	}
-	set, list, log, ok := c.loadSelected(env, *gateway)
-	if !ok {
-		return exitUsage
+	fs := newGatewayFlags("token check", &c)
+	set, list, log, code := c.parseSelected(fs, args, env)
+	if code != exitOK {
+		return code
 	}
 	defer set.Stop()
-	code := exitOK
 	for _, e := range list {
 		ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
 		tok, err := e.CheckToken(ctx)
