@@ -280,8 +280,8 @@ func expectedInverters(t *testing.T, fsys fs.FS) (int, bool) {
 	return n, true
 }
 
-// field returns a field of the first metric matching name and tags.
-func field(ms []telegraf.Metric, name string, tags map[string]string, key string) (float64, bool) {
+// findMetric returns the first metric named name with all of tags, or nil.
+func findMetric(ms []telegraf.Metric, name string, tags map[string]string) telegraf.Metric {
 next:
 	for _, m := range ms {
 		if m.Name() != name {
@@ -292,12 +292,21 @@ next:
 				continue next
 			}
 		}
-		v, ok := m.GetField(key)
-		if !ok {
-			return 0, false
-		}
-		f, ok := v.(float64)
-		return f, ok
+		return m
 	}
-	return 0, false
+	return nil
+}
+
+// field returns a float field of the first metric matching name and tags.
+func field(ms []telegraf.Metric, name string, tags map[string]string, key string) (float64, bool) {
+	m := findMetric(ms, name, tags)
+	if m == nil {
+		return 0, false
+	}
+	v, ok := m.GetField(key)
+	if !ok {
+		return 0, false
+	}
+	f, ok := v.(float64)
+	return f, ok
 }

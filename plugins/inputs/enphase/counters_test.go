@@ -30,18 +30,8 @@ func series(t *testing.T, bodies []string, name string, tags map[string]string, 
 		require.NoError(t, e.Gather(&acc))
 		require.Empty(t, acc.Errors)
 		var v any
-	next:
-		for _, m := range acc.GetTelegrafMetrics() {
-			if m.Name() != name {
-				continue
-			}
-			for k, want := range tags {
-				if got, _ := m.GetTag(k); got != want {
-					continue next
-				}
-			}
+		if m := findMetric(acc.GetTelegrafMetrics(), name, tags); m != nil {
 			v, _ = m.GetField(field)
-			break
 		}
 		out = append(out, v)
 		clk.Advance(15 * time.Second)

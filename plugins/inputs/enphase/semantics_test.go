@@ -28,22 +28,13 @@ func gatherOnce(t *testing.T, fsys fs.FS) ([]telegraf.Metric, *testutil.Accumula
 // value returns field of the first metric named name with all of tags.
 func value(t *testing.T, ms []telegraf.Metric, name string, tags map[string]string, field string) any {
 	t.Helper()
-next:
-	for _, m := range ms {
-		if m.Name() != name {
-			continue
-		}
-		for k, v := range tags {
-			if got, _ := m.GetTag(k); got != v {
-				continue next
-			}
-		}
-		v, ok := m.GetField(field)
-		require.True(t, ok, "%s %v has no %s", name, tags, field)
-		return v
+	m := findMetric(ms, name, tags)
+	if m == nil {
+		t.Fatalf("no %s %v", name, tags)
 	}
-	t.Fatalf("no %s %v", name, tags)
-	return nil
+	v, ok := m.GetField(field)
+	require.True(t, ok, "%s %v has no %s", name, tags, field)
+	return v
 }
 
 // dirWith is a capture folder of testdata with files added or replaced.
