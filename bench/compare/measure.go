@@ -76,20 +76,12 @@ func measure(ctx context.Context, b *binaries, c contender, o options, dir strin
 	if err != nil {
 		return res, err
 	}
-	logFile := filepath.Join(dir, "contender.log")
-	p, err := startGroup(c.name, dir, argv, logFile, logFile)
+	r, err := startRun(c.name, dir, argv)
 	if err != nil {
 		return res, err
 	}
-	mem := startMemPoller(p.pid(), 50*time.Millisecond)
-	defer func() {
-		// On every path: nothing of the group may outlive the measurement.
-		p.stop(2 * time.Second)
-		mem.finish()
-		if err != nil && ctx.Err() == nil {
-			err = fmt.Errorf("%s: %w\n--- %s (last lines):\n%s", c.name, err, logFile, p.logTail(25))
-		}
-	}()
+	defer r.close(ctx, &err)
+	p, mem, logFile := r.p, r.mem, r.logFile
 
 	// Wait for the gateway to have seen n gathers.
 	deadline := time.Now().Add(30*time.Second + time.Duration(o.gathers+2)*o.interval)
@@ -164,23 +156,10 @@ func measure(ctx context.Context, b *binaries, c contender, o options, dir strin
 	} else if err := p.wait(ctx, 2*o.interval+10*time.Second); err != nil {
 		return res, err
 	}
-	if p.err != nil {
-		return res, fmt.Errorf("exited with %v", p.err)
-	}
-	// Whatever is left in the group was not reaped by the leader, so its CPU
-	// is missing from the rusage: a measurement error, not a detail.
-	if left := groupProcs(p.pid()); len(left) > 0 {
-		var names []string
-		for _, l := range left {
-			names = append(names, fmt.Sprintf("%d %s (%c)", l.pid, l.argv0, l.state))
-		}
-		return res, fmt.Errorf("processes outlived the leader: %s", strings.Join(names, ", "))
-	}
-	ru, err := p.rusage()
+	ru, err := r.reap()
 	if err != nil {
 		return res, err
 	}
-	mem.finish()
 	res.sumRSSKB = mem.peakSumKB()
 	res.leaderHWMKB = mem.hwmOf(argv[0])
 	if c.plugin != "" {
@@ -220,6 +199,57 @@ func measure(ctx context.Context, b *binaries, c contender, o options, dir strin
 		return res, errors.New("no gather between the two samples")
 	}
 	return res, nil
+}
+
+// contenderRun is one contender's process group, its log and its memory sampler.
+type contenderRun struct {
+	name, logFile string
+	p             *proc
+	mem           *memPoller
+}
+
+// startRun starts argv as a process group logging to dir/contender.log.
+func startRun(name, dir string, argv []string) (*contenderRun, error) {
+	logFile := filepath.Join(dir, "contender.log")
+	p, err := startGroup(name, dir, argv, logFile, logFile)
+	if err != nil {
+		return nil, err
+	}
+	return &contenderRun{name: name, logFile: logFile, p: p, mem: startMemPoller(p.pid(), 50*time.Millisecond)}, nil
+}
+
+// close stops what is left of the group and the sampler, on every path:
+// nothing of the group may outlive the measurement. On failure it adds the
+// log's last lines to *err.
+func (r *contenderRun) close(ctx context.Context, err *error) {
+	r.p.stop(2 * time.Second)
+	r.mem.finish()
+	if *err != nil && ctx.Err() == nil {
+		*err = fmt.Errorf("%s: %w\n--- %s (last lines):\n%s", r.name, *err, r.logFile, r.p.logTail(25))
+	}
+}
+
+// reap checks that the leader, once it has exited, did so cleanly and took
+// its children with it, stops the sampler and returns the group's usage.
+func (r *contenderRun) reap() (*syscall.Rusage, error) {
+	if r.p.err != nil {
+		return nil, fmt.Errorf("exited with %v", r.p.err)
+	}
+	// Whatever is left in the group was not reaped by the leader, so its CPU
+	// is missing from the rusage: a measurement error, not a detail.
+	if left := groupProcs(r.p.pid()); len(left) > 0 {
+		var names []string
+		for _, l := range left {
+			names = append(names, fmt.Sprintf("%d %s (%c)", l.pid, l.argv0, l.state))
+		}
+		return nil, fmt.Errorf("processes outlived the leader: %s", strings.Join(names, ", "))
+	}
+	ru, err := r.p.rusage()
+	if err != nil {
+		return nil, err
+	}
+	r.mem.finish()
+	return ru, nil
 }
 
 func fileSize(path string) int64 {
@@ -288,19 +318,12 @@ func measureBaseline(ctx context.Context, b *binaries, o options, dir string) (r
 	if err != nil {
 		return res, err
 	}
-	logFile := filepath.Join(dir, "contender.log")
-	p, err := startGroup(res.name, dir, argv, logFile, logFile)
+	r, err := startRun(res.name, dir, argv)
 	if err != nil {
 		return res, err
 	}
-	mem := startMemPoller(p.pid(), 50*time.Millisecond)
-	defer func() {
-		p.stop(2 * time.Second)
-		mem.finish()
-		if err != nil && ctx.Err() == nil {
-			err = fmt.Errorf("%s: %w\n--- %s (last lines):\n%s", res.name, err, logFile, p.logTail(25))
-		}
-	}()
+	defer r.close(ctx, &err)
+	p, mem, logFile := r.p, r.mem, r.logFile
 	sleep := func(d time.Duration) error {
 		select {
 		case <-ctx.Done():
@@ -332,17 +355,10 @@ func measureBaseline(ctx context.Context, b *binaries, o options, dir string) (r
 	if err := p.wait(ctx, 20*time.Second); err != nil {
 		return res, fmt.Errorf("after SIGTERM: %w", err)
 	}
-	if p.err != nil {
-		return res, fmt.Errorf("exited with %v", p.err)
-	}
-	if left := groupProcs(p.pid()); len(left) > 0 {
-		return res, fmt.Errorf("%d processes outlived Telegraf", len(left))
-	}
-	ru, err := p.rusage()
+	ru, err := r.reap()
 	if err != nil {
 		return res, err
 	}
-	mem.finish()
 	res.cpu = rusageCPU(ru)
 	res.cpuFirst = first.total
 	res.cpuSteady = last.total - first.total
