@@ -1,0 +1,215 @@
+package lifetime
+
+import (
+	"math/rand"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// TestNext plays series of raw readings through a Set and checks what is
+// written and what each reading was taken for (cases V7, V10, V11).
+func TestNext(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		raw   []float64
+		want  []float64
+		kinds []Kind
+	}{
+		{
+			name:  "growth passes through",
+			raw:   []float64{1000, 1500, 1500, 2000},
+			want:  []float64{1000, 1500, 1500, 2000},
+			kinds: []Kind{Steady, Steady, Steady, Steady},
+		},
+		{
+			name:  "V7 a wrap adds 2^32 J to what follows",
+			raw:   []float64{1_500_000, 1_502_000 - WrapWh, 410_000},
+			want:  []float64{1_500_000, 1_502_000, 410_000 + WrapWh},
+			kinds: []Kind{Steady, Wrapped, Steady},
+		},
+		{
+			name:  "V7 two wraps between two readings",
+			raw:   []float64{3_000_000, 3_001_000 - 2*WrapWh},
+			want:  []float64{3_000_000, 3_001_000},
+			kinds: []Kind{Steady, Wrapped},
+		},
+		{
+			name:  "V10 a wrap the gateway repairs later is taken away again",
+			raw:   []float64{1_500_000, 1_500_100 - WrapWh, 1_500_200 - WrapWh, 1_500_300, 1_500_400},
+			want:  []float64{1_500_000, 1_500_100, 1_500_200, 1_500_300, 1_500_400},
+			kinds: []Kind{Steady, Wrapped, Steady, Repaired, Steady},
+		},
+		{
+			name:  "a rise of a wrap with no wrap added is growth",
+			raw:   []float64{100, 100 + WrapWh},
+			want:  []float64{100, 100 + WrapWh},
+			kinds: []Kind{Steady, Steady},
+		},
+		{
+			name:  "V11 a reset goes on from the last value written",
+			raw:   []float64{410_000, 1_000, 1_200},
+			want:  []float64{410_000, 410_000, 410_200},
+			kinds: []Kind{Steady, Reset, Steady},
+		},
+		{
+			name:  "V11 a reset after a wrap drops the wrap",
+			raw:   []float64{2_000_000, 2_000_100 - WrapWh, 50, 60 + WrapWh},
+			want:  []float64{2_000_000, 2_000_100, 2_000_100, 2_000_110 + WrapWh},
+			kinds: []Kind{Steady, Wrapped, Reset, Steady},
+		},
+		{
+			name:  "a small step back is held until it is passed",
+			raw:   []float64{1_000_000, 999_990, 999_995, 1_000_020},
+			want:  []float64{1_000_000, 1_000_000, 1_000_000, 1_000_020},
+			kinds: []Kind{Steady, Held, Held, Steady},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New()
+			now := t0
+			for i, raw := range tc.raw {
+				got, ev := s.Next("k", raw, now)
+				require.InDelta(t, tc.want[i], got, 1e-6, "reading %d", i)
+				require.Equal(t, tc.kinds[i], ev.Kind, "reading %d: %s", i, ev)
+				now = now.Add(5 * time.Minute)
+			}
+		})
+	}
+}
+
+// TestRestart is case V12: the state saved between two readings and
+// restored in a new Set gives the same series as one Set that never stopped,
+// whatever happens while the process is down.
+func TestRestart(t *testing.T) {
+	raw := []float64{1_500_000, 1_550_000 - WrapWh, 1_600_000 - WrapWh, 1_650_000 - 2*WrapWh, 2_000, 3_000, 3_100 + WrapWh}
+	cont := New()
+	var want []float64
+	for i, r := range raw {
+		v, _ := cont.Next("k", r, t0.Add(time.Duration(i)*time.Minute))
+		want = append(want, v)
+	}
+	for stop := 1; stop < len(raw); stop++ {
+		s := New()
+		var got []float64
+		for i, r := range raw {
+			if i == stop {
+				b, err := s.Marshal()
+				require.NoError(t, err)
+				s, err = Unmarshal(b)
+				require.NoError(t, err)
+			}
+			v, _ := s.Next("k", r, t0.Add(time.Duration(i)*time.Minute))
+			got = append(got, v)
+		}
+		require.InDeltaSlice(t, want, got, 1e-6, "restart before reading %d", stop)
+	}
+}
+
+// TestNeverDecreases feeds random walks of growth, wraps, repairs, resets
+// and noise, with restarts, and checks no written value is below the one
+// before it.
+func TestNeverDecreases(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for run := 0; run < 200; run++ {
+		s := New()
+		raw := rng.Float64() * 5e6
+		last := -1.0
+		for i := 0; i < 300; i++ {
+			switch r := rng.Intn(20); {
+			case r == 0 && raw > 2*WrapWh:
+				raw -= WrapWh * float64(1+rng.Intn(2))
+			case r == 1:
+				raw += WrapWh
+			case r == 2:
+				raw = rng.Float64() * 1000
+			case r == 3 && raw > 500:
+				raw -= rng.Float64() * 500
+			case r == 4:
+				b, err := s.Marshal()
+				require.NoError(t, err)
+				s, err = Unmarshal(b)
+				require.NoError(t, err)
+			default:
+				raw += rng.Float64() * 2000
+			}
+			v, ev := s.Next("k", raw, t0)
+			require.GreaterOrEqual(t, v, last, "run %d reading %d: %s", run, i, ev)
+			last = v
+		}
+	}
+}
+
+// TestAnchor is case V12 on a first start: a non-metered gateway's 32-bit
+// inverter total is short by whole wraps against the 64-bit lifetime the
+// gateway keeps itself (7 wraps on one real gateway, 1 on another), and the
+// anchor adds them before the first value is written.
+func TestAnchor(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		raw, ref  float64
+		anchored  bool
+		wantFirst float64
+	}{
+		{"seven wraps", 366_148, 8_717_473, true, 366_148 + 7*WrapWh},
+		{"one wrap", 351_236, 1_544_282, true, 351_236 + WrapWh},
+		{"no wrap", 351_236, 352_000, false, 351_236},
+		{"not whole wraps", 351_236, 900_000, false, 351_236},
+		{"reference below", 351_236, 1_000, false, 351_236},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New()
+			require.Equal(t, tc.anchored, s.Anchor("k", tc.raw, tc.ref, t0))
+			v, _ := s.Next("k", tc.raw, t0)
+			require.InDelta(t, tc.wantFirst, v, 1e-3)
+			// Anchoring again with the same numbers changes nothing.
+			require.False(t, s.Anchor("k", tc.raw, tc.ref, t0))
+		})
+	}
+	// A reference never takes wraps away that the series has seen.
+	s := New()
+	s.Next("k", 1_500_000, t0)
+	s.Next("k", 1_500_100-WrapWh, t0)
+	require.False(t, s.Anchor("k", 1_500_100-WrapWh, 1_500_100-WrapWh+10, t0))
+	v, _ := s.Next("k", 1_500_200-WrapWh, t0)
+	require.InDelta(t, 1_500_200, v, 1e-6)
+}
+
+// TestForget is case R9's bound: series not seen for a while are dropped.
+func TestForget(t *testing.T) {
+	s := New()
+	s.Next("old", 1, t0)
+	s.Next("new", 1, t0.Add(48*time.Hour))
+	require.Equal(t, 1, s.Forget(t0.Add(24*time.Hour)))
+	require.Equal(t, 1, s.Len())
+}
+
+func TestUnmarshalRefuses(t *testing.T) {
+	for name, body := range map[string]string{
+		"not json":      "{",
+		"other version": `{"version":2,"counters":{}}`,
+		"negative wrap": `{"version":1,"counters":{"k":{"last_raw":1,"wraps":-1}}}`,
+		"null series":   `{"version":1,"counters":{"k":null}}`,
+		"huge wraps":    `{"version":1,"counters":{"k":{"last_raw":1,"wraps":9999999999}}}`,
+	} {
+		_, err := Unmarshal([]byte(body))
+		require.Error(t, err, name)
+	}
+}
+
+func TestChanged(t *testing.T) {
+	s := New()
+	require.False(t, s.Changed())
+	s.Next("k", 1, t0)
+	require.True(t, s.Changed())
+	_, err := s.Marshal()
+	require.NoError(t, err)
+	require.False(t, s.Changed())
+	s.Next("k", 1, t0)
+	require.False(t, s.Changed(), "the same reading again moves nothing worth saving")
+	s.Next("k", 2, t0)
+	require.True(t, s.Changed())
+}
