@@ -53,3 +53,25 @@ func TestLiveShiftsEveryTimestamp(t *testing.T) {
 }
 
 func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestInventoryAliases: a real gateway answers /inventory.json with and
+// without ?deleted=1, so a folder holding one of them serves both.
+func TestInventoryAliases(t *testing.T) {
+	for _, file := range []string{"inventory", "inventory.json", "inventory.json_deleted_1"} {
+		s, err := New(Options{Captures: fstest.MapFS{
+			"info": {Data: []byte("<envoy_info><device><sn>122301234567</sn><software>D8.3.5169</software></device></envoy_info>")},
+			file:   {Data: []byte(`[{"type":"ACB","devices":[]}]`)},
+		}})
+		require.NoError(t, err)
+		for _, path := range []string{"/inventory.json?deleted=1", "/inventory.json"} {
+			r, found, err := s.lookup(path)
+			require.NoError(t, err)
+			if file == "inventory.json_deleted_1" && path == "/inventory.json" {
+				require.False(t, found, "the deleted list is a superset: it stands in for nothing")
+				continue
+			}
+			require.True(t, found, "%s from a folder with %s", path, file)
+			require.Contains(t, string(r.body), `"ACB"`)
+		}
+	}
+}
