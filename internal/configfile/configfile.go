@@ -62,7 +62,8 @@ func Parse[T any](name string, data []byte, input string, newValue func() T) ([]
 	md, decErr := toml.Decode(string(data), &top)
 	var pe toml.ParseError
 	if errors.As(decErr, &pe) {
-		return nil, fmt.Errorf("%s: %s", location(name, parseErrorLine(pe, data)), pe.Message)
+		line := parseErrorLine(pe, data)
+		return nil, fmt.Errorf("%s: %s", location(name, line), syntaxMessage(pe, input, keyAt(scanLines(data), line)))
 	}
 	occs := scanLines(data)
 	if err := checkTopLevel(name, input, &md, occs, decErr); err != nil {
@@ -135,6 +136,23 @@ func parseErrorLine(pe toml.ParseError, data []byte) int {
 		return 1 + bytes.Count(data[:s], []byte("\n"))
 	}
 	return pe.Position.Line
+}
+
+// syntaxMessage is a TOML syntax error as the key it is at and the kind of
+// mistake, without BurntSushi's excerpt of the file (R7).
+// The key is the one assigned on the error's line when there is one (after
+// a value, BurntSushi no longer knows it), else BurntSushi's last key.
+func syntaxMessage(pe toml.ParseError, input string, lineKey []string) string {
+	kind := syntaxKind(pe.Message)
+	full := pe.LastKey
+	if lineKey != nil {
+		full = strings.Join(lineKey, ".")
+	}
+	key := strings.TrimPrefix(full, "inputs."+input+".")
+	if key == "" || key == full && strings.HasPrefix(key, "inputs.") {
+		return kind
+	}
+	return fmt.Sprintf("key %q: %s", key, kind)
 }
 
 // checkTopLevel rejects anything but [[inputs.<input>]]: other top-level keys
@@ -253,9 +271,11 @@ func splitDecodeError(err error) (key, reason string) {
 		reason = strings.TrimPrefix(err.Error(), "toml: ")
 	}
 	if m := incompatibleRe.FindStringSubmatch(reason); m != nil {
-		reason = fmt.Sprintf("expected %s, got %s", tomlTypeName(m[2]), tomlTypeName(m[1]))
+		return key, fmt.Sprintf("expected %s, got %s", tomlTypeName(m[2]), tomlTypeName(m[1]))
 	}
-	return key, strings.TrimPrefix(reason, "time: ")
+	// Anything else may quote the value (time: invalid duration "..."),
+	// which can be a secret (R7).
+	return key, valueFree(strings.TrimPrefix(reason, "time: "))
 }
 
 // tomlTypeName turns BurntSushi's Go type names into TOML words.

@@ -45,18 +45,15 @@ func expandLine(out *bytes.Buffer, line, loc string) error {
 		if end < 0 {
 			// A stray "${" is almost certainly a mistake; say so instead of
 			// passing it on to TOML or silently keeping it.
-			n := 2
-			for n < len(line) && isBareKeyChar(line[n]) {
-				n++
-			}
-			errs = append(errs, fmt.Errorf("%s: %q has no closing \"}\": write ${NAME} or ${NAME:-default}", loc, line[:n]))
+			// The text after it is not quoted: it may be a password (R7).
+			errs = append(errs, fmt.Errorf("%s: a \"${\" has no closing \"}\": write ${NAME} or ${NAME:-default}", loc))
 			break
 		}
-		ref, inner := line[:end+1], line[2:end]
+		inner := line[2:end]
 		line = line[end+1:]
 		name, def, hasDef := strings.Cut(inner, ":-")
 		if !isEnvName(name) {
-			errs = append(errs, fmt.Errorf("%s: bad variable reference %q: write ${NAME} or ${NAME:-default}", loc, ref))
+			errs = append(errs, fmt.Errorf("%s: bad variable reference after \"${\": write ${NAME} or ${NAME:-default} (NAME: letters, digits and _)", loc))
 			continue
 		}
 		val, ok := os.LookupEnv(name)
