@@ -11,11 +11,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/BurntSushi/toml"
 )
@@ -38,11 +41,58 @@ func (t Table[T]) Errorf(file, input, format string, args ...any) error {
 // Load reads path and decodes every [[inputs.<input>]] table into a fresh
 // value made by newValue.
 func Load[T any](path, input string, newValue func() T) ([]Table[T], error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, data, input, newValue)
+}
+
+// readFile reads a config file of at most MaxSize bytes. Anything but a
+// regular file (a FIFO, /dev/zero, a directory) is refused before a byte is
+// read, so a wrong path can never block the start or read forever (R10).
+func readFile(path string) ([]byte, error) {
+	// O_NONBLOCK: opening a FIFO would otherwise wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s): give the path of the plugin's config file", path, fileKind(fi.Mode()))
+	}
+	if fi.Size() > MaxSize {
+		return nil, tooLarge(path, "")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSize { // grew since the Stat
+		return nil, tooLarge(path, "")
+	}
+	return data, nil
+}
+
+// fileKind names the type of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "type " + m.Type().String()
 }
 
 // Parse is Load on bytes; name is used in messages.
@@ -51,7 +101,7 @@ func Parse[T any](name string, data []byte, input string, newValue func() T) ([]
 	if k := reflect.TypeOf(newValue()); k == nil || k.Kind() != reflect.Pointer {
 		return nil, fmt.Errorf("configfile: newValue must return a pointer, not %v", k)
 	}
-	data, err := expandEnv(name, data)
+	data, err := prepare(name, data)
 	if err != nil {
 		return nil, err
 	}

@@ -146,7 +146,7 @@ func TestParse(t *testing.T) {
 `,
 			wantErr: []string{
 				`enphase.conf:2: bad variable reference after "${": write ${NAME} or ${NAME:-default}`,
-				`enphase.conf:3: a "${" has no closing "}": write ${NAME} or ${NAME:-default}`,
+				`enphase.conf:3: a "${" has no closing "}" in its string: write ${NAME} or ${NAME:-default}`,
 			},
 		},
 		{

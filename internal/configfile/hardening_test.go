@@ -1,8 +1,11 @@
 package configfile
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -107,5 +110,102 @@ func TestDecodeErrorsQuoteNoValueR7(t *testing.T) {
 			t.Errorf("error names no line: %q", msg)
 		}
 		requireNoExcerpt(t, msg, "Qw3${Er4-Ty5Ui6}")
+	}
+}
+
+// TestNestingAndSizeRefusedR13 covers R13: absurd nesting is refused before
+// BurntSushi parses it (depth 20,000 took it over 8 GB), naming the line;
+// a file over MaxSize is refused naming the file and the limit; brackets in
+// strings and comments count for nothing.
+func TestNestingAndSizeRefusedR13(t *testing.T) {
+	const depth = 20000
+	for name, conf := range map[string]string{
+		"arrays":        "[[inputs.enphase]]\n  url = \"https://a\"\n  x = " + strings.Repeat("[", depth) + strings.Repeat("]", depth) + "\n",
+		"inline tables": "[[inputs.enphase]]\n  url = \"https://a\"\n  x = " + strings.Repeat("{a=", depth) + "1" + strings.Repeat("}", depth) + "\n",
+		"unclosed":      "[[inputs.enphase]]\n  url = \"https://a\"\n  x = " + strings.Repeat("[{a=", depth),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse("enphase.conf", []byte(conf), "enphase", newPlugin)
+			want := "enphase.conf:3: arrays or tables nested more than 32 deep"
+			if err == nil || !strings.HasPrefix(err.Error(), want) {
+				t.Fatalf("got %v, want %q", err, want)
+			}
+		})
+	}
+
+	// Brackets in every kind of string and in comments are not nesting.
+	deep := strings.Repeat("[{", 40) + strings.Repeat("}]", 40)
+	conf := "# " + deep + "\n[[inputs.enphase]] # " + deep + "\n" +
+		"  url = \"https://a/" + deep + "\"\n" +
+		"  username = '" + deep + "'\n" +
+		"  password = \"\"\"" + deep + "\n" + deep + "\\\"\"\"\"\"\n" +
+		"  [inputs.enphase.\"" + deep + "\"]\n" +
+		"[[inputs.enphase]]\n  url = '''" + deep + "\n" + deep + "'''\n"
+	_, err := Parse("enphase.conf", []byte(conf), "enphase", newPlugin)
+	if err == nil || strings.Contains(err.Error(), "nested") || !strings.Contains(err.Error(), "enphase.conf:7: [[inputs.enphase]] #1: unknown key") {
+		t.Fatalf("brackets in strings or comments: got %v, want only the unknown table of line 7", err)
+	}
+	withoutTable := strings.Replace(conf, "  [inputs.enphase.\""+deep+"\"]\n", "", 1)
+	tables, err := Parse("enphase.conf", []byte(withoutTable), "enphase", newPlugin)
+	if err != nil {
+		t.Fatalf("brackets in strings or comments: %v", err)
+	}
+	if p := tables[0].Value.Password; p != deep+"\n"+deep+`""` {
+		t.Errorf("password = %q", p)
+	}
+	if u := tables[1].Value.URL; u != deep+"\n"+deep {
+		t.Errorf("url = %q", u)
+	}
+
+	// 32 levels are allowed (and then fail as the unknown key they are).
+	ok := "[[inputs.enphase]]\n  url = \"https://a\"\n  x = " + strings.Repeat("[", 32) + strings.Repeat("]", 32) + "\n"
+	if _, err := Parse("enphase.conf", []byte(ok), "enphase", newPlugin); err == nil || strings.Contains(err.Error(), "nested") {
+		t.Errorf("depth 32: got %v, want an unknown key", err)
+	}
+
+	big := "[[inputs.enphase]]\n  url = \"https://a\"\n" + strings.Repeat("# padding\n", 2<<20/10)
+	want := "enphase.conf: larger than 1024 KiB, the limit for a config file"
+	if _, err := Parse("enphase.conf", []byte(big), "enphase", newPlugin); err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("2 MiB: got %v, want %q", err, want)
+	}
+	path := filepath.Join(t.TempDir(), "big.conf")
+	if err := os.WriteFile(path, []byte(big), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(path, "enphase", newPlugin); err == nil || !strings.HasPrefix(err.Error(), path+": larger than 1024 KiB") {
+		t.Errorf("2 MiB file: got %v", err)
+	}
+}
+
+// TestExpansionBeyondMaxSizeR13: a small file cannot grow past MaxSize by
+// repeating a large environment variable.
+func TestExpansionBeyondMaxSizeR13(t *testing.T) {
+	t.Setenv("R13_BIG", strings.Repeat("x", 100<<10))
+	conf := "[[inputs.enphase]]\n  url = \"" + strings.Repeat("${R13_BIG}", 20) + "\"\n"
+	_, err := Parse("enphase.conf", []byte(conf), "enphase", newPlugin)
+	want := "enphase.conf: larger than 1024 KiB after replacing environment variables"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("got %v, want %q", err, want)
+	}
+}
+
+// TestConfigFileNotRegularR10 covers the config-file half of R10: a FIFO, a
+// device, a directory, or a link to one, is refused at once with the path.
+func TestConfigFileNotRegularR10(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.conf")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "zero.conf")
+	if err := os.Symlink("/dev/zero", link); err != nil {
+		t.Fatal(err)
+	}
+	for path, kind := range map[string]string{fifo: "a FIFO", "/dev/zero": "a character device", link: "a character device", dir: "a directory"} {
+		_, err := Load(path, "enphase", newPlugin)
+		want := path + ": not a regular file (" + kind + "): give the path of the plugin's config file"
+		if err == nil || err.Error() != want {
+			t.Errorf("got %v, want %q", err, want)
+		}
 	}
 }
