@@ -209,3 +209,75 @@ func TestConfigFileNotRegularR10(t *testing.T) {
 		}
 	}
 }
+
+// TestExpansionKeepsStructureR14 covers R14: ${VAR} is replaced inside
+// double-quoted strings only, as the README says; whatever the value holds
+// comes out verbatim in that string and never ends it, adds a key or
+// changes another one. Single-quoted (literal) strings and comments are
+// left as written.
+func TestExpansionKeepsStructureR14(t *testing.T) {
+	values := []string{
+		`"`, `\`, `a"b\c`, `\u0041`, `\`, "line1\nline2", "cr\r\nlf", "tab\there", "\x01\x1b\x7f",
+		`'''`, `"""`, `""""""`, `]]`, "]]\n[[inputs.enphase]]\n  url = \"https://evil\"",
+		`", max_retries = 5, x = "`, "\"\nmax_retries = 5\n#", `#not a comment`, `${R14_OTHER}`, `$$`, "ünïcødé 🌞",
+	}
+	t.Setenv("R14_OTHER", "other")
+	for _, v := range values {
+		t.Run(strconv.Quote(v), func(t *testing.T) {
+			t.Setenv("R14_VAL", v)
+			conf := `[[inputs.enphase]]
+  url = "https://a" # ${R14_UNSET} in a comment
+  password = "${R14_VAL}"
+  username = """pre ${R14_VAL} post"""
+  token = '${R14_VAL}'
+  "key ${R14_VAL}" = 1
+`
+			// The quoted key is unknown whatever its name: it must be
+			// reported as one key on line 6, and nothing else.
+			_, err := Parse("enphase.conf", []byte(conf), "enphase", newPlugin)
+			if err == nil || strings.Count(err.Error(), "\n") != 0 || !strings.HasPrefix(err.Error(), "enphase.conf:6: [[inputs.enphase]] #1: unknown key ") {
+				t.Errorf("quoted key: got %v, want one unknown key on line 6", err)
+			}
+			conf = strings.Replace(conf, "  \"key ${R14_VAL}\" = 1\n", "", 1)
+			tables, err := Parse("enphase.conf", []byte(conf), "enphase", newPlugin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(tables) != 1 {
+				t.Fatalf("%d tables", len(tables))
+			}
+			p := tables[0].Value
+			if p.Password != v || p.Username != "pre "+v+" post" || p.URL != "https://a" || p.MaxRetries != 0 {
+				t.Errorf("got url %q password %q username %q max_retries %d", p.URL, p.Password, p.Username, p.MaxRetries)
+			}
+			tok, err := p.Token.Get()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tok.Destroy()
+			if tok.String() != "${R14_VAL}" {
+				t.Errorf("single-quoted: got %q, want it as written", tok.String())
+			}
+		})
+	}
+}
+
+// TestExpansionRefusalsR14: a value TOML cannot hold, or a reference where
+// nothing is replaced, is an error naming the variable and the line.
+func TestExpansionRefusalsR14(t *testing.T) {
+	t.Setenv("R14_BAD", "abc\xffdef")
+	t.Setenv("R14_NUM", "5")
+	for conf, want := range map[string]string{
+		"[[inputs.enphase]]\n  password = \"${R14_BAD}\"\n":                  "enphase.conf:2: environment variable R14_BAD is not valid UTF-8",
+		"[[inputs.enphase]]\n  max_retries = ${R14_NUM}\n":                   `enphase.conf:2: ${R14_NUM} is replaced only inside double-quoted strings: write "${R14_NUM}"`,
+		"[[inputs.enphase]]\n  max_retries = [${R14_NUM:-1}]\n":              `enphase.conf:2: ${R14_NUM} is replaced only inside double-quoted strings`,
+		"[[inputs.enphase]]\n  url = \"a\"\n  password = \"${R14_UNSET}\"\n": "enphase.conf:3: environment variable R14_UNSET is not set",
+	} {
+		t.Setenv("R14_UNSET", "")
+		os.Unsetenv("R14_UNSET")
+		_, err := Parse("enphase.conf", []byte(conf), "enphase", newPlugin)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: got %v, want %q", conf, err, want)
+		}
+	}
+}
