@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -97,7 +98,7 @@ func TestPinFile(t *testing.T) {
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	for _, want := range []string{"sha256 = " + Of(cert.Raw).String(), "host = 192.168.1.5", "subject = CN=envoy-122301234567", "first_seen = 2026-08-01T18:00:00Z", "not_after = ", "pinned = trusted on first use", "pin --accept"} {
+	for _, want := range []string{"sha256 = " + Of(cert.Raw).String(), `host = "192.168.1.5"`, `subject = "CN=envoy-122301234567"`, "first_seen = 2026-08-01T18:00:00Z", "not_after = ", `pinned = "trusted on first use"`, "pin --accept"} {
 		require.Contains(t, string(b), want)
 	}
 	got, err := ReadFile(path)
@@ -229,4 +230,110 @@ func TestVerifyPinFileProblems(t *testing.T) {
 		})
 	}
 	require.Nil(t, Refusal(errors.New("connection refused")))
+}
+
+// certWithSubject is a self-signed certificate with the given subject.
+func certWithSubject(t *testing.T, subject pkix.Name) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano()),
+		Subject:      subject,
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(1, 0, 0),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	return cert
+}
+
+// TestPinFileSubjectInjectionR11 covers R11: a certificate pinned on first
+// use whose subject holds newlines, carriage returns, quotes, '=', '#' and a
+// fake "sha256 = ..." line (the fingerprint of another certificate) cannot
+// add a line or a key to the pin file: the pin stays the certificate's own,
+// and the other certificate is refused.
+func TestPinFileSubjectInjectionR11(t *testing.T) {
+	intruder := gatewayCert(t)
+	fake := "sha256 = " + Of(intruder.Raw).String()
+	for name, subject := range map[string]pkix.Name{
+		"CN newline":   {CommonName: "envoy-1\n" + fake + "\npinned = x"},
+		"CN CR":        {CommonName: "envoy-1\r" + fake + "\r\n# \"quoted\" = #"},
+		"O lines":      {CommonName: "envoy-1", Organization: []string{"x\n" + fake, "\"\n#\n=\n" + fake + "\n"}},
+		"first line":   {CommonName: "\n" + fake},
+		"U+2028 break": {CommonName: "envoy-1\u2028" + fake + "\u0085" + fake},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cert := certWithSubject(t, subject)
+			path := filepath.Join(t.TempDir(), "envoy.token.pin")
+			var pinned []Record
+			p := &Pin{Host: "192.168.1.5\n" + fake, File: path, FirstUse: func(r Record) { pinned = append(pinned, r) }}
+			require.NoError(t, p.Verify(state(cert)))
+			require.Len(t, pinned, 1)
+
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+			require.Len(t, lines, 10, "4 comment lines and 6 keys:\n%s", b)
+			require.Equal(t, 1, strings.Count(string(b), "\nsha256 ="), "%s", b)
+			for _, l := range lines[4:] {
+				k, _, ok := strings.Cut(l, " = ")
+				require.True(t, ok, "line %q", l)
+				require.Contains(t, []string{"sha256", "host", "subject", "not_after", "first_seen", "pinned"}, k)
+			}
+
+			rec, err := ReadFile(path)
+			require.NoError(t, err)
+			require.Equal(t, Of(cert.Raw), rec.Fingerprint)
+			require.Equal(t, cert.Subject.String(), rec.Subject)
+			require.Equal(t, p.Host, rec.Host)
+			require.Equal(t, PinnedFirstUse, rec.Pinned)
+
+			require.NoError(t, p.Verify(state(cert)))
+			var m *MismatchError
+			require.ErrorAs(t, p.Verify(state(intruder)), &m)
+		})
+	}
+}
+
+// TestPinFileOldFormatR11: pin files of earlier releases (bare text values)
+// still read, and one into which a certificate smuggled a second sha256 line
+// is refused rather than trusted.
+func TestPinFileOldFormatR11(t *testing.T) {
+	fp := Of([]byte("pinned"))
+	old := "# comment\nsha256 = " + fp.String() + "\nhost = 192.168.1.5\nsubject = CN=envoy-122301234567\n" +
+		"not_after = 2027-01-02T03:04:05Z\nfirst_seen = 2026-01-02T03:04:05Z\npinned = trusted on first use\n"
+	path := filepath.Join(t.TempDir(), "envoy.token.pin")
+	require.NoError(t, os.WriteFile(path, []byte(old), 0o600))
+	rec, err := ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, Record{
+		Fingerprint: fp, Host: "192.168.1.5", Subject: "CN=envoy-122301234567",
+		NotAfter:  time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC),
+		FirstSeen: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Pinned: PinnedFirstUse,
+	}, rec)
+
+	injected := strings.Replace(old, "subject = CN=envoy-122301234567\n",
+		"subject = CN=envoy-1\nsha256 = "+Of([]byte("intruder")).String()+"\n", 1)
+	require.NoError(t, os.WriteFile(path, []byte(injected), 0o600))
+	_, err = ReadFile(path)
+	var fe *FileError
+	require.ErrorAs(t, err, &fe)
+	require.ErrorContains(t, err, "line 5: sha256 given twice")
+
+	for _, bad := range []string{`subject = "unterminated`, `host = "a\q"`} {
+		require.NoError(t, os.WriteFile(path, []byte("sha256 = "+fp.String()+"\n"+bad+"\n"), 0o600))
+		_, err = ReadFile(path)
+		require.ErrorContains(t, err, "line 2")
+	}
+
+	// Not a regular file: refused at once.
+	require.NoError(t, os.Remove(path))
+	require.NoError(t, syscall.Mkfifo(path, 0o600))
+	_, err = ReadFile(path)
+	require.ErrorAs(t, err, &fe)
+	require.ErrorContains(t, err, "not a regular file")
 }

@@ -1,14 +1,15 @@
 package certpin
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -51,7 +52,7 @@ const fixDelete = "fix or delete it (the next connection then pins the certifica
 // ReadFile reads a pin file. A missing file is an error that errors.Is
 // fs.ErrNotExist; any other problem is a *FileError.
 func ReadFile(path string) (Record, error) {
-	b, err := os.ReadFile(path)
+	b, err := readBounded(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Record{}, fmt.Errorf("%w: %w", errNoPin, err)
 	}
@@ -65,15 +66,42 @@ func ReadFile(path string) (Record, error) {
 	return rec, nil
 }
 
+// maxFileSize bounds a pin file: what the plugin writes is under 1 KiB.
+const maxFileSize = 64 << 10
+
+// readBounded reads a pin file that must be a regular file of at most
+// maxFileSize bytes, so a FIFO or a device in its place is refused at once.
+func readBounded(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err == nil && len(b) > maxFileSize {
+		err = fmt.Errorf("larger than %d KiB", maxFileSize>>10)
+	}
+	return b, err
+}
+
 // parse reads "key = value" lines; '#' starts a comment line. Unknown keys
-// are ignored, so a later release can add some.
+// are ignored, so a later release can add some. Text values are quoted as Go
+// strings; an unquoted one (written by releases before R11) is taken as it
+// stands. A key given twice is refused: only a certificate that smuggled a
+// line into an older pin file makes one (R11).
 func parse(b []byte) (Record, error) {
 	var rec Record
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	line := 0
-	for sc.Scan() {
-		line++
-		l := strings.TrimSpace(sc.Text())
+	seen := map[string]bool{}
+	for i, raw := range strings.Split(string(b), "\n") {
+		line := i + 1
+		l := strings.TrimSpace(raw)
 		if l == "" || strings.HasPrefix(l, "#") {
 			continue
 		}
@@ -82,27 +110,28 @@ func parse(b []byte) (Record, error) {
 			return Record{}, fmt.Errorf("line %d is not key = value", line)
 		}
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if seen[k] {
+			return Record{}, fmt.Errorf("line %d: %s given twice", line, k)
+		}
+		seen[k] = true
 		var err error
 		switch k {
 		case "sha256":
 			rec.Fingerprint, err = ParseFingerprint(v)
 		case "host":
-			rec.Host = v
+			rec.Host, err = text(v)
 		case "subject":
-			rec.Subject = v
+			rec.Subject, err = text(v)
 		case "not_after":
 			rec.NotAfter, err = time.Parse(time.RFC3339, v)
 		case "first_seen":
 			rec.FirstSeen, err = time.Parse(time.RFC3339, v)
 		case "pinned":
-			rec.Pinned = v
+			rec.Pinned, err = text(v)
 		}
 		if err != nil {
 			return Record{}, fmt.Errorf("line %d (%s): %w", line, k, err)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return Record{}, err
 	}
 	if rec.Fingerprint.IsZero() {
 		return Record{}, errors.New("no sha256 line")
@@ -110,6 +139,21 @@ func parse(b []byte) (Record, error) {
 	return rec, nil
 }
 
+// text reads a text value: a quoted Go string, or (older files) bare text.
+func text(v string) (string, error) {
+	if !strings.HasPrefix(v, `"`) {
+		return v, nil
+	}
+	s, err := strconv.Unquote(v)
+	if err != nil {
+		return "", errors.New("bad quoted text")
+	}
+	return s, nil
+}
+
+// format writes rec. Text values, which come from the certificate (subject)
+// or the config (host), are quoted so that no newline, quote or '=' in them
+// can end their line or add a key (R11).
 func (r Record) format() []byte {
 	var b bytes.Buffer
 	b.WriteString("# telegraf-enphase: the TLS certificate this gateway must present (tls_pin = \"tofu\").\n")
@@ -117,14 +161,14 @@ func (r Record) format() []byte {
 	b.WriteString("# After the gateway renews its certificate (about once a year), accept the new\n")
 	b.WriteString("# one with 'telegraf-enphase pin --accept --config FILE', or delete this file.\n")
 	fmt.Fprintf(&b, "sha256 = %s\n", r.Fingerprint)
-	fmt.Fprintf(&b, "host = %s\n", r.Host)
-	fmt.Fprintf(&b, "subject = %s\n", r.Subject)
+	fmt.Fprintf(&b, "host = %s\n", strconv.Quote(r.Host))
+	fmt.Fprintf(&b, "subject = %s\n", strconv.Quote(r.Subject))
 	if !r.NotAfter.IsZero() {
 		fmt.Fprintf(&b, "not_after = %s\n", r.NotAfter.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(&b, "first_seen = %s\n", r.FirstSeen.UTC().Format(time.RFC3339))
 	if r.Pinned != "" {
-		fmt.Fprintf(&b, "pinned = %s\n", r.Pinned)
+		fmt.Fprintf(&b, "pinned = %s\n", strconv.Quote(r.Pinned))
 	}
 	return b.Bytes()
 }

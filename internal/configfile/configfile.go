@@ -11,11 +11,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/BurntSushi/toml"
 )
@@ -38,11 +41,58 @@ func (t Table[T]) Errorf(file, input, format string, args ...any) error {
 // Load reads path and decodes every [[inputs.<input>]] table into a fresh
 // value made by newValue.
 func Load[T any](path, input string, newValue func() T) ([]Table[T], error) {
-	data, err := os.ReadFile(path)
+	data, err := readFile(path)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, data, input, newValue)
+}
+
+// readFile reads a config file of at most MaxSize bytes. Anything but a
+// regular file (a FIFO, /dev/zero, a directory) is refused before a byte is
+// read, so a wrong path can never block the start or read forever (R10).
+func readFile(path string) ([]byte, error) {
+	// O_NONBLOCK: opening a FIFO would otherwise wait for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file (%s): give the path of the plugin's config file", path, fileKind(fi.Mode()))
+	}
+	if fi.Size() > MaxSize {
+		return nil, tooLarge(path, "")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxSize { // grew since the Stat
+		return nil, tooLarge(path, "")
+	}
+	return data, nil
+}
+
+// fileKind names the type of a file that is not a regular one.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "type " + m.Type().String()
 }
 
 // Parse is Load on bytes; name is used in messages.
@@ -51,7 +101,7 @@ func Parse[T any](name string, data []byte, input string, newValue func() T) ([]
 	if k := reflect.TypeOf(newValue()); k == nil || k.Kind() != reflect.Pointer {
 		return nil, fmt.Errorf("configfile: newValue must return a pointer, not %v", k)
 	}
-	data, err := expandEnv(name, data)
+	data, err := prepare(name, data)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +112,8 @@ func Parse[T any](name string, data []byte, input string, newValue func() T) ([]
 	md, decErr := toml.Decode(string(data), &top)
 	var pe toml.ParseError
 	if errors.As(decErr, &pe) {
-		return nil, fmt.Errorf("%s: %s", location(name, parseErrorLine(pe, data)), pe.Message)
+		line := parseErrorLine(pe, data)
+		return nil, fmt.Errorf("%s: %s", location(name, line), syntaxMessage(pe, input, keyAt(scanLines(data), line)))
 	}
 	occs := scanLines(data)
 	if err := checkTopLevel(name, input, &md, occs, decErr); err != nil {
@@ -135,6 +186,23 @@ func parseErrorLine(pe toml.ParseError, data []byte) int {
 		return 1 + bytes.Count(data[:s], []byte("\n"))
 	}
 	return pe.Position.Line
+}
+
+// syntaxMessage is a TOML syntax error as the key it is at and the kind of
+// mistake, without BurntSushi's excerpt of the file (R7).
+// The key is the one assigned on the error's line when there is one (after
+// a value, BurntSushi no longer knows it), else BurntSushi's last key.
+func syntaxMessage(pe toml.ParseError, input string, lineKey []string) string {
+	kind := syntaxKind(pe.Message)
+	full := pe.LastKey
+	if lineKey != nil {
+		full = strings.Join(lineKey, ".")
+	}
+	key := strings.TrimPrefix(full, "inputs."+input+".")
+	if key == "" || key == full && strings.HasPrefix(key, "inputs.") {
+		return kind
+	}
+	return fmt.Sprintf("key %q: %s", key, kind)
 }
 
 // checkTopLevel rejects anything but [[inputs.<input>]]: other top-level keys
@@ -253,9 +321,11 @@ func splitDecodeError(err error) (key, reason string) {
 		reason = strings.TrimPrefix(err.Error(), "toml: ")
 	}
 	if m := incompatibleRe.FindStringSubmatch(reason); m != nil {
-		reason = fmt.Sprintf("expected %s, got %s", tomlTypeName(m[2]), tomlTypeName(m[1]))
+		return key, fmt.Sprintf("expected %s, got %s", tomlTypeName(m[2]), tomlTypeName(m[1]))
 	}
-	return key, strings.TrimPrefix(reason, "time: ")
+	// Anything else may quote the value (time: invalid duration "..."),
+	// which can be a secret (R7).
+	return key, valueFree(strings.TrimPrefix(reason, "time: "))
 }
 
 // tomlTypeName turns BurntSushi's Go type names into TOML words.

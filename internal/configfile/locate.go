@@ -143,3 +143,13 @@ func firstLine(occs []occurrence, prefix []string, from, to int) int {
 	}
 	return 0
 }
+
+// keyAt returns the path of the key assigned on line, or nil.
+func keyAt(occs []occurrence, line int) []string {
+	for _, o := range occs {
+		if o.line == line && !o.header {
+			return o.path
+		}
+	}
+	return nil
+}
