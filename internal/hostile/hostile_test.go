@@ -42,7 +42,7 @@ func get(t *testing.T, c *http.Client, url, bearer, cookie string) (*http.Respon
 
 func TestGatewayServesCaptureBehindAuth(t *testing.T) {
 	g := New(t, demo, map[string]http.Handler{
-		"/ivp/meters": Status(http.StatusRequestHeaderFieldsTooLarge),
+		"/ivp/meters":            Status(http.StatusRequestHeaderFieldsTooLarge),
 		"/api/v1/production?x=1": Redirect(http.StatusFound, "https://elsewhere.example/"+strings.Repeat("a", 10)),
 	})
 	c := client(t, g)
