@@ -74,4 +74,3 @@ func TestSignalsEndABlockedProcessR16(t *testing.T) {
 		})
 	}
 }
-
