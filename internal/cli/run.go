@@ -128,7 +128,8 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 		case <-tick:
 			l.gather(acc)
 		case <-idle:
-			l.log.Warnf("no gather was asked for in the %s since start: Telegraf asks on stdin only with signal = \"STDIN\" in the [[inputs.execd]] block; set it there (or run with --poll-interval)", l.idle)
+			l.log.Warnf("no gather was asked for in the %s since start: Telegraf asks on stdin only with signal = \"STDIN\" "+
+				"in the [[inputs.execd]] block; set it there (or run with --poll-interval)", l.idle)
 		case <-closed:
 			closed = nil
 			if l.poll == 0 {
