@@ -1,15 +1,32 @@
 package cli
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
-	"github.com/influxdata/telegraf/plugins/common/shim"
+	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/agent"
+	"github.com/influxdata/telegraf/plugins/serializers/influx"
+)
+
+// Defaults of the execd loop.
+const (
+	// idleWarning is how long after start a process that Telegraf never
+	// asked for a gather says why it idles (signal = "none").
+	idleWarning = 2 * time.Minute
+	// stopGrace bounds a stop: gathers in flight are cancelled and what
+	// they wrote is flushed, but a stdout nobody reads cannot hold the
+	// process (case R16). Telegraf's execd escalates after 5 s.
+	stopGrace = 3 * time.Second
 )
 
 // run is the execd mode: Telegraf writes a line to stdin each interval
-// (signal = "STDIN") and reads line protocol from stdout. The shim uses the
-// process's own stdin and stdout, so env serves only for errors here.
+// (signal = "STDIN") and reads line protocol from stdout.
 func run(args []string, env Env) int {
 	var c common
 	fs := newFlags("telegraf-enphase", &c)
@@ -28,15 +45,170 @@ func run(args []string, env Env) int {
 		return exitUsage
 	}
 	for _, e := range set.List {
-		log.Infof("reading %s every time Telegraf asks", e.Name())
+		if *poll > 0 {
+			log.Infof("reading %s every %s, and every time Telegraf asks", e.Name(), *poll)
+		} else {
+			log.Infof("reading %s every time Telegraf asks", e.Name())
+		}
 	}
-	s := shim.New()
-	// Assigned directly, not with AddInput: that would replace our logger
-	// and run Init a second time.
-	s.Input = set
-	if err := s.Run(*poll); err != nil {
-		log.Errorf("%v", err)
-		return exitFail
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(stop)
+	l := &execdLoop{input: set, in: env.Stdin, out: env.Stdout, log: log, poll: *poll, idle: idleWarning, grace: stopGrace}
+	return l.run(stop)
+}
+
+// stoppableInput is what the loop runs: the gateways of the file.
+type stoppableInput interface {
+	Gather(telegraf.Accumulator) error
+	Stop()
+}
+
+// execdLoop is the loop Telegraf's shim would run, with what the shim lacks
+// for a process that runs for years: a stop that a blocked stdout cannot
+// hold (R16), SIGHUP ending it like SIGTERM, a --poll-interval that outlives
+// a closed stdin, a warning when Telegraf never asks, and every line on
+// stderr level-prefixed and capped (R3). Metrics still go through Telegraf's
+// accumulator and line-protocol serializer.
+type execdLoop struct {
+	input stoppableInput
+	in    io.Reader
+	out   io.Writer
+	log   telegraf.Logger
+	poll  time.Duration // 0: gather only when asked on stdin
+	idle  time.Duration // warn when no gather was asked this long after start
+	grace time.Duration // how long a stop waits for gathers and stdout
+
+	busy chan struct{} // holds a token while Gather runs
+}
+
+// run gathers until stop fires or, without a poll interval, stdin closes.
+func (l *execdLoop) run(stop <-chan os.Signal) int {
+	l.busy = make(chan struct{}, 1)
+	metrics := make(chan telegraf.Metric, 100)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		l.write(metrics)
+	}()
+	acc := agent.NewAccumulator(metricMaker{l.log}, metrics)
+	acc.SetPrecision(time.Nanosecond)
+
+	asked := make(chan struct{}, 1)
+	closed := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(l.in)
+		for sc.Scan() {
+			select {
+			case asked <- struct{}{}:
+			default: // one pending request is enough
+			}
+		}
+		close(closed)
+	}()
+
+	var tick <-chan time.Time
+	if l.poll > 0 {
+		t := time.NewTicker(l.poll)
+		defer t.Stop()
+		tick = t.C
+		l.gather(acc)
+	}
+	var idle <-chan time.Time
+	if l.poll == 0 && l.idle > 0 {
+		t := time.NewTimer(l.idle)
+		defer t.Stop()
+		idle = t.C
+	}
+	for done := false; !done; {
+		select {
+		case <-asked:
+			idle = nil
+			l.gather(acc)
+		case <-tick:
+			l.gather(acc)
+		case <-idle:
+			l.log.Warnf("no gather was asked for in the %s since start: Telegraf asks on stdin only with signal = \"STDIN\" "+
+				"in the [[inputs.execd]] block; set it there (or run with --poll-interval)", l.idle)
+		case <-closed:
+			closed = nil
+			if l.poll == 0 {
+				done = true // Telegraf stopped, or the process was run without it
+			} else {
+				l.log.Infof("stdin closed: gathering every %s until a signal ends the process", l.poll)
+			}
+		case s := <-stop:
+			l.log.Debugf("%v: stopping", s)
+			done = true
+		}
+	}
+
+	stopped := make(chan struct{})
+	go func() {
+		l.busy <- struct{}{} // no Gather is starting goroutines any more
+		l.input.Stop()       // cancels gathers in flight and waits for them
+		close(metrics)
+		<-written
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(l.grace):
+		// Leave the stuck write (stdout nobody reads) to the exit.
 	}
 	return exitOK
 }
+
+// gather starts a gather unless one is still starting: the loop itself
+// never blocks, so a signal is always seen.
+func (l *execdLoop) gather(acc telegraf.Accumulator) {
+	select {
+	case l.busy <- struct{}{}:
+	default:
+		return
+	}
+	go func() {
+		defer func() { <-l.busy }()
+		if err := l.input.Gather(acc); err != nil {
+			l.log.Errorf("%v", err)
+		}
+	}()
+}
+
+// write serializes metrics to stdout as line protocol until metrics closes.
+// After a write error it drops what follows, so gathers never block on it.
+func (l *execdLoop) write(metrics <-chan telegraf.Metric) {
+	s := &influx.Serializer{}
+	failed := false
+	if err := s.Init(); err != nil {
+		l.log.Errorf("line protocol serializer: %v", err)
+		failed = true
+	}
+	for m := range metrics {
+		if failed {
+			m.Drop()
+			continue
+		}
+		b, err := s.Serialize(m)
+		if err != nil {
+			l.log.Errorf("serializing %s: %v", m.Name(), err)
+			m.Reject()
+			continue
+		}
+		if _, err := l.out.Write(b); err != nil {
+			l.log.Errorf("writing metrics to stdout: %v; dropping metrics until the process ends", err)
+			failed = true
+			m.Drop()
+			continue
+		}
+		m.Accept()
+	}
+}
+
+// metricMaker is the agent.MetricMaker the accumulator needs: metrics pass
+// unchanged, errors go to our logger.
+type metricMaker struct{ log telegraf.Logger }
+
+func (metricMaker) LogName() string                              { return "" }
+func (metricMaker) MakeMetric(m telegraf.Metric) telegraf.Metric { return m }
+func (mm metricMaker) Log() telegraf.Logger                      { return mm.log }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/influxdata/telegraf"
 	"github.com/stretchr/testify/require"
@@ -160,4 +161,51 @@ func TestConcurrentWritesWholeLines(t *testing.T) {
 		require.Contains(t, out, fmt.Sprintf("E! g%d-0 first\nE! g%d-0 second\n", g, g))
 		require.Contains(t, out, fmt.Sprintf("T! g%d-4 a\nT! b\nT! c\n", g))
 	}
+}
+
+// R3: a message of any length writes lines execd can read (its limit is
+// 64 KiB per line), so stderr never stops being read and the plugin never
+// blocks in its logger.
+func TestLongLinesAreCappedR3(t *testing.T) {
+	long := strings.Repeat("é", 100_000) // multi-byte, so a cut could split a rune
+	tests := []struct {
+		name      string
+		msg       string
+		wantLines int
+	}{
+		{"one long line", "firmware " + long, 1},
+		{"long continuation line", "first\n" + long + "\nlast", 3},
+		{"100,000-digit number", strings.Repeat("9", 100_000), 1},
+		{"many lines", strings.Repeat("x\n", 10_000), MaxLines + 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			New(&buf, telegraf.Info).Errorf("%s", tt.msg)
+			out := buf.String()
+			require.True(t, strings.HasSuffix(out, "\n"))
+			lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+			require.Len(t, lines, tt.wantLines)
+			for _, l := range lines {
+				require.LessOrEqual(t, len(l)+1, MaxLine)
+				require.Regexp(t, linePrefix, l)
+				require.True(t, utf8.ValidString(l), "a cut splits a rune")
+			}
+			if tt.wantLines <= MaxLines {
+				require.Contains(t, out, "bytes, cut)")
+			}
+		})
+	}
+	// A short line is left alone.
+	var buf bytes.Buffer
+	New(&buf, telegraf.Info).Errorf("%s", strings.Repeat("a", MaxLine-4))
+	require.Equal(t, "E! "+strings.Repeat("a", MaxLine-4)+"\n", buf.String())
+}
+
+func TestCap(t *testing.T) {
+	require.Equal(t, "abc", Cap("abc", 3))
+	got := Cap(strings.Repeat("a", 1000), 40)
+	require.Len(t, got, 40)
+	require.True(t, strings.HasSuffix(got, "... (1000 bytes, cut)"))
+	require.Equal(t, "... (1000 bytes, cut)", Cap(strings.Repeat("a", 1000), 5), "the note is kept even when n is tiny")
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/fileperm"
 )
 
 // Store is a token file that is replaced atomically: a crash at any instant
@@ -17,6 +19,9 @@ import (
 // renewing at the same time.
 type Store struct {
 	Path string
+
+	// Warn, when set, receives warnings of Write (root created the file).
+	Warn func(string)
 
 	// step, when set (by tests), is called after each step of Write, so a
 	// test can kill the process there.
@@ -43,7 +48,9 @@ func (s Store) Read() (Token, error) { return ReadFile(s.Path) }
 
 // tempPrefix names the temporary files of Write, so leftovers of a crash can
 // be found and removed.
-func (s Store) tempPrefix() string { return "." + filepath.Base(s.Path) + ".tmp-" }
+func (s Store) tempPrefix() string { return tempPrefix(s.Path) }
+
+func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
 
 // Write stores t: a temporary file in the same directory is written and
 // synced, then renamed over the old file, and the directory is synced so the
@@ -52,12 +59,16 @@ func (s Store) Write(t Token) error {
 	if _, err := Parse(t.Raw); err != nil {
 		return fmt.Errorf("refusing to store an invalid token: %w", err)
 	}
-	dir := filepath.Dir(s.Path)
+	dest, err := s.target()
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(dest)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("token directory: %w", err)
 	}
-	s.removeLeftovers()
-	f, err := os.CreateTemp(dir, s.tempPrefix()+"*")
+	Store{Path: dest}.removeLeftovers()
+	f, err := os.CreateTemp(dir, tempPrefix(dest)+"*")
 	if err != nil {
 		return fmt.Errorf("writing token file: %w", err)
 	}
@@ -72,6 +83,11 @@ func (s Store) Write(t Token) error {
 	if err := f.Chmod(0o600); err != nil {
 		return fmt.Errorf("writing token file: %w", err)
 	}
+	if w, err := fileperm.AdoptDirOwner(f, dest, dir); err != nil {
+		return fmt.Errorf("writing token file: %w", err)
+	} else if w != "" && s.Warn != nil {
+		s.Warn(w)
+	}
 	s.mark(StepTempCreated)
 	if _, err := f.WriteString(t.Raw + "\n"); err != nil {
 		return fmt.Errorf("writing token file: %w", err)
@@ -84,7 +100,7 @@ func (s Store) Write(t Token) error {
 		return fmt.Errorf("writing token file: %w", err)
 	}
 	s.mark(StepTempSynced)
-	if err := os.Rename(tmp, s.Path); err != nil {
+	if err := os.Rename(tmp, dest); err != nil {
 		return fmt.Errorf("replacing token file: %w", err)
 	}
 	ok = true
@@ -131,8 +147,12 @@ func (s Store) TryLock() (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(s.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("token directory: %w", err)
 	}
-	f, err := os.OpenFile(s.Path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := openLockFile(s.Path + ".lock")
 	if err != nil {
+		return nil, fmt.Errorf("token lock: %w", withChownHint(s.Path+".lock", err))
+	}
+	if _, err := fileperm.AdoptDirOwner(f, s.Path+".lock", filepath.Dir(s.Path)); err != nil {
+		_ = f.Close()
 		return nil, fmt.Errorf("token lock: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {

@@ -99,7 +99,7 @@ func Parse(s string) (Token, error) {
 
 // ReadFile parses the token stored in path.
 func ReadFile(path string) (Token, error) {
-	b, err := os.ReadFile(path)
+	b, err := readTokenFile(path)
 	if err != nil {
 		return Token{}, fmt.Errorf("reading token file: %w", err)
 	}

@@ -190,7 +190,7 @@ func TestFirstTokenFetched(t *testing.T) {
 	require.Zero(t, r.sim.Stats().CloudLogin, "Init does no network I/O")
 	var acc testutil.Accumulator
 	err := e.Gather(&acc)
-	require.ErrorContains(t, err, "a new token is being fetched")
+	require.ErrorContains(t, err, "a renewal with the Enlighten credentials was asked for")
 	waitRenewal(t, e)
 	gatherOK(t, e)
 	st, err := os.Stat(e.TokenFile)

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -59,7 +60,7 @@ func (e *Enphase) initTokens(tlsChecker renew.Checker) error {
 	}
 	src := &token.FileSource{Path: e.TokenFile}
 	e.tokens = src
-	e.tok.store = token.Store{Path: e.TokenFile}
+	e.tok.store = token.Store{Path: e.TokenFile, Warn: func(w string) { e.Log.Warn(w) }}
 	if _, err := src.Token(); err != nil && !creds {
 		return &ConfigError{Key: "token_file", Reason: err.Error() + " (paste a token from https://entrez.enphaseenergy.com, or set username and password to have one fetched)"}
 	}
@@ -158,8 +159,11 @@ func (e *Enphase) currentToken(acc telegraf.Accumulator, serial string, now time
 		e.emitToken(acc, serial, tok, now)
 	}
 	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return token.Token{}, err // it names the chown; no renewal can help
+		}
 		if r != nil {
-			return token.Token{}, fmt.Errorf("%w (a new token is being fetched)", err)
+			return token.Token{}, fmt.Errorf("%w (a renewal with the Enlighten credentials was asked for; the log tells its outcome)", err)
 		}
 		return token.Token{}, fmt.Errorf("%w: get a new one (see the README, 'Getting a token')", err)
 	}

@@ -1,0 +1,163 @@
+package cli
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf"
+	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
+)
+
+// countingInput adds one metric per gather.
+type countingInput struct {
+	mu      sync.Mutex
+	gathers int
+	stopped bool
+}
+
+func (c *countingInput) Gather(acc telegraf.Accumulator) error {
+	c.mu.Lock()
+	c.gathers++
+	c.mu.Unlock()
+	acc.AddFields("enphase_test", map[string]any{"n": 1.0}, map[string]string{"serial": "1"})
+	return nil
+}
+
+func (c *countingInput) Stop() { c.mu.Lock(); c.stopped = true; c.mu.Unlock() }
+
+func (c *countingInput) count() int { c.mu.Lock(); defer c.mu.Unlock(); return c.gathers }
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func newLoop(in io.Reader, out io.Writer, log *syncBuf, poll, idle time.Duration) (*execdLoop, *countingInput) {
+	c := &countingInput{}
+	return &execdLoop{input: c, in: in, out: out, log: execdlog.New(log, telegraf.Info), poll: poll, idle: idle, grace: 500 * time.Millisecond}, c
+}
+
+func runAsync(l *execdLoop, stop chan os.Signal) <-chan int {
+	done := make(chan int, 1)
+	go func() { done <- l.run(stop) }()
+	return done
+}
+
+// One gather per stdin line, line protocol out, and a closed stdin (Telegraf
+// stopping) ends the loop.
+func TestExecdLoopGathersPerLine(t *testing.T) {
+	var out, log syncBuf
+	l, c := newLoop(strings.NewReader("\n\n"), &out, &log, 0, 0)
+	select {
+	case code := <-runAsync(l, make(chan os.Signal)):
+		require.Equal(t, exitOK, code)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a closed stdin did not end the loop")
+	}
+	require.GreaterOrEqual(t, c.count(), 1)
+	require.True(t, c.stopped)
+	require.Contains(t, out.String(), "enphase_test,serial=1 n=1 ")
+}
+
+// Issue 14 item 6: with --poll-interval the process gathers by itself, also
+// when stdin is closed (nohup, '&', systemd), until a signal ends it.
+func TestPollIntervalOutlivesClosedStdin(t *testing.T) {
+	var out, log syncBuf
+	l, c := newLoop(strings.NewReader(""), &out, &log, 20*time.Millisecond, 0)
+	stop := make(chan os.Signal, 1)
+	done := runAsync(l, stop)
+	require.Eventually(t, func() bool { return c.count() >= 5 }, 10*time.Second, 10*time.Millisecond)
+	select {
+	case <-done:
+		t.Fatal("the loop ended although it has a poll interval")
+	default:
+	}
+	require.Contains(t, log.String(), "I! stdin closed: gathering every 20ms until a signal ends the process")
+	stop <- syscall.SIGTERM
+	require.Equal(t, exitOK, <-done)
+	require.True(t, c.stopped)
+}
+
+// Issue 14 item 6: signal = "none" gets one warning naming signal = "STDIN";
+// a loop that is asked in time gets none.
+func TestIdleWarningNamesSignalSTDIN(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	var out, log syncBuf
+	l, _ := newLoop(pr, &out, &log, 0, 50*time.Millisecond)
+	stop := make(chan os.Signal, 1)
+	done := runAsync(l, stop)
+	require.Eventually(t, func() bool { return strings.Contains(log.String(), `signal = "STDIN"`) }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(150 * time.Millisecond)
+	require.Equal(t, 1, strings.Count(log.String(), "W! "), "warned once: %s", log.String())
+	require.True(t, strings.HasPrefix(log.String(), "W! no gather was asked for in the 50ms since start"), log.String())
+	stop <- syscall.SIGHUP
+	require.Equal(t, exitOK, <-done)
+
+	pr2, pw2 := io.Pipe()
+	var log2 syncBuf
+	l2, c2 := newLoop(pr2, &out, &log2, 0, 100*time.Millisecond)
+	done2 := runAsync(l2, stop)
+	_, err := pw2.Write([]byte("\n"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return c2.count() == 1 }, 10*time.Second, 10*time.Millisecond)
+	time.Sleep(200 * time.Millisecond)
+	require.NoError(t, pw2.Close())
+	<-done2
+	require.NotContains(t, log2.String(), "W! ")
+}
+
+// blockedWriter is a stdout nobody reads.
+type blockedWriter struct{ unblock chan struct{} }
+
+func (b blockedWriter) Write(p []byte) (int, error) { <-b.unblock; return len(p), nil }
+
+// R16: a stdout nobody reads cannot hold a stop.
+func TestStopWithBlockedStdoutR16(t *testing.T) {
+	for _, sig := range []os.Signal{syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			pr, pw := io.Pipe()
+			defer pw.Close()
+			out := blockedWriter{unblock: make(chan struct{})}
+			defer close(out.unblock)
+			var log syncBuf
+			l, c := newLoop(pr, out, &log, 0, 0)
+			stop := make(chan os.Signal, 1)
+			done := runAsync(l, stop)
+			// Ask until the metric buffer behind the blocked write is full
+			// and gathers stop completing.
+			go func() {
+				for {
+					if _, err := pw.Write([]byte("\n")); err != nil {
+						return
+					}
+				}
+			}()
+			last := -1
+			require.Eventually(t, func() bool {
+				n := c.count()
+				stuck := n > 50 && n == last
+				last = n
+				return stuck
+			}, 20*time.Second, 200*time.Millisecond)
+			stop <- sig
+			select {
+			case code := <-done:
+				require.Equal(t, exitOK, code)
+			case <-time.After(10 * time.Second):
+				t.Fatal("the stop waited for a stdout nobody reads")
+			}
+		})
+	}
+}
