@@ -11,8 +11,12 @@ DEMO_DIR      := $(BIN)/demo
 # the plugins it needs (about 30 s cold).
 TELEGRAF_VERSION := v1.37.2
 TELEGRAF_TAGS    := custom,inputs.execd,outputs.influxdb,outputs.file
-VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS       := -s -w -X github.com/telegraf-enphase/telegraf-enphase/internal/cli.Version=$(VERSION)
+# The release version is the VERSION file's (embedded in the binary too, so a
+# plain go build reports it); the commit, "-dirty" when the tree has changes,
+# is stamped here (a plain go build in a clone takes Go's own vcs stamp).
+VERSION       := $(shell cat VERSION)
+COMMIT        := $(shell git rev-parse --short HEAD 2>/dev/null)$(shell [ -n "$$(git status --porcelain 2>/dev/null)" ] && echo -dirty)
+LDFLAGS       := -s -w -X github.com/telegraf-enphase/telegraf-enphase.commit=$(COMMIT)
 DIST_TARGETS  := linux/amd64 linux/arm64 linux/arm
 
 # Every fuzz target, as package:Function, for `make fuzz`; a test
@@ -40,7 +44,7 @@ build:
 
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l cmd internal plugins)" || { gofmt -l cmd internal plugins; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l cmd internal plugins *.go)" || { gofmt -l cmd internal plugins *.go; echo "gofmt needed"; exit 1; }
 
 # The conformance corpus is used when it is there and skipped (with a
 # message from the test) when it is not.

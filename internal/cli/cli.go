@@ -14,6 +14,7 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/logger"
 
+	telegrafenphase "github.com/telegraf-enphase/telegraf-enphase"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/configfile"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
 	"github.com/telegraf-enphase/telegraf-enphase/plugins/inputs/enphase"
@@ -53,9 +54,6 @@ Usage:
   telegraf-enphase version
 `
 
-// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
-var Version = "dev"
-
 // Env is what a command reads and writes; tests substitute it.
 type Env struct {
 	Stdin          io.Reader
@@ -75,7 +73,7 @@ func Main(args []string, env Env) int {
 		case "pin":
 			return pinCmd(args[1:], env)
 		case "version", "--version", "-version":
-			fmt.Fprintln(env.Stdout, "telegraf-enphase", Version)
+			fmt.Fprintln(env.Stdout, "telegraf-enphase", telegrafenphase.String())
 			return exitOK
 		case "help", "--help", "-help", "-h":
 			fmt.Fprint(env.Stdout, usage)
