@@ -49,8 +49,9 @@ Usage:
       ask the gateway whether it accepts the stored token; exit 0 only if so
   telegraf-enphase pin --config FILE [--gateway G] [--accept]
       show the certificate the gateway presents beside the pinned one (tls_pin);
-      exit 0 only if they match. --accept pins the presented one, after the
-      gateway renewed its certificate. Sends no request and no token
+      exit 1 when they differ or the gateway cannot be reached, 0 otherwise
+      (also when nothing is pinned yet). --accept pins the presented one, after
+      the gateway renewed its certificate. Sends no request and no token
   telegraf-enphase version
 `
 
