@@ -1,7 +1,8 @@
 # telegraf-enphase: `make demo` shows the plugin on the built-in simulator,
 # `make test` runs every test (set ENPHASE_FIXTURES to a folder of real
 # captures to include the conformance test; it defaults to ../shared's),
-# `make fuzz` runs each fuzz target for FUZZTIME.
+# `make fuzz` runs each fuzz target for FUZZTIME; `make build && sudo make
+# install` installs the plugin, `make deb` builds Debian packages.
 
 GO            ?= go
 BIN           := bin
@@ -11,9 +12,24 @@ DEMO_DIR      := $(BIN)/demo
 # the plugins it needs (about 30 s cold).
 TELEGRAF_VERSION := v1.37.2
 TELEGRAF_TAGS    := custom,inputs.execd,outputs.influxdb,outputs.file
-VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS       := -s -w -X github.com/telegraf-enphase/telegraf-enphase/internal/cli.Version=$(VERSION)
+# The release version is the VERSION file's (embedded in the binary too, so a
+# plain go build reports it); the commit, "-dirty" when the tree has changes,
+# is stamped here (a plain go build in a clone takes Go's own vcs stamp).
+VERSION       := $(shell cat VERSION)
+COMMIT        := $(shell git rev-parse --short HEAD 2>/dev/null)$(shell [ -n "$$(git status --porcelain 2>/dev/null)" ] && echo -dirty)
+LDFLAGS       := -s -w -X github.com/telegraf-enphase/telegraf-enphase.commit=$(COMMIT)
 DIST_TARGETS  := linux/amd64 linux/arm64 linux/arm
+# Where `make install` puts the binary and Telegraf's files; DESTDIR stages
+# them elsewhere (owners are then left to whoever installs the tree).
+PREFIX        ?= /usr/local
+BINDIR        ?= $(PREFIX)/bin
+SYSCONFDIR    ?= /etc
+PACKAGING     := cmd/telegraf-enphase/packaging
+# Debian architectures for `make deb`: armhf is built GOARM=6, which runs on
+# every Raspberry Pi (Raspberry Pi OS's armhf is ARMv6) as well as on
+# Debian's ARMv7 armhf.
+DEB_ARCHS     ?= amd64 arm64 armhf
+DEB_MAINTAINER ?= $(shell git log -1 --format='%an <%ae>' 2>/dev/null || echo 'telegraf-enphase <root@localhost>')
 
 # Every fuzz target, as package:Function, for `make fuzz`; a test
 # (internal/fuzzseed) fails when a Fuzz function is missing from this list.
@@ -29,9 +45,17 @@ FUZZ_TARGETS := \
 	./internal/configfile:FuzzParse \
 	./plugins/inputs/enphase:FuzzMetrics \
 	./internal/envoysim:FuzzParseScenario
-FUZZTIME      ?= 5s
+# Each target runs its seeds before it mutates any, and FUZZTIME counts them
+# too: FUZZSEED_MAX caps the seeds each source gives (internal/fuzzseed), so
+# that they take a few seconds and the rest is fuzzing. 11 targets at 12s,
+# with the builds, take about 3 minutes on 2 cores.
+# Go minimizes every new input it finds for up to a minute, fuzzing nothing
+# meanwhile (a 12s run then showed 12 executions): 2s is enough here.
+FUZZTIME      ?= 12s
+FUZZSEED_MAX  ?= 3
+FUZZMINIMIZETIME ?= 2s
 
-.PHONY: all build test vet fuzz demo telegraf dist clean
+.PHONY: all build test vet fuzz demo telegraf dist install deb clean
 
 all: build
 
@@ -40,7 +64,7 @@ build:
 
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l cmd internal plugins)" || { gofmt -l cmd internal plugins; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l cmd internal plugins *.go)" || { gofmt -l cmd internal plugins *.go; echo "gofmt needed"; exit 1; }
 
 # The conformance corpus is used when it is there and skipped (with a
 # message from the test) when it is not.
@@ -54,15 +78,24 @@ test: vet telegraf
 	$(GO) test -count=1 -run '^TestSoak$$' ./plugins/inputs/enphase
 
 # Each fuzz target for FUZZTIME (go test takes one -fuzz target at a time),
-# seeded from the captures (and the conformance corpus when it is there);
-# stops at the first failure, whose input go writes under the package's
-# testdata/fuzz/ for plain `go test` to replay once committed.
+# seeded from the captures (and the conformance corpus when it is there),
+# printing one line per target with its last status (executions, new
+# inputs). It stops at the first failure, whose input go writes under the
+# package's testdata/fuzz/ for plain `go test` to replay once committed, and
+# fails a target that never got past its seeds (it fuzzed nothing).
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@set -e; out=$$(mktemp); trap 'rm -f "$$out"' EXIT; \
+	for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t#*:}; \
-		echo "fuzz $$name in $$pkg for $(FUZZTIME)"; \
-		ENPHASE_FIXTURES="$$( [ -d "$(FIXTURES)" ] && echo "$(FIXTURES)" )" \
-			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		if ! ENPHASE_FIXTURES="$$( [ -d "$(FIXTURES)" ] && echo "$(FIXTURES)" )" FUZZSEED_MAX=$(FUZZSEED_MAX) \
+			$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg >"$$out" 2>&1; then \
+			cat "$$out"; echo "fuzz $$name in $$pkg: FAILED"; exit 1; \
+		fi; \
+		last=$$(grep '^fuzz: elapsed' "$$out" | tail -n1 | sed -E \
+			's/^fuzz: elapsed: ([^,]+), execs: ([0-9]+) \([0-9]+\/sec\), new interesting: ([0-9]+) \(total: ([0-9]+)\)$$/\2 execs in \1, \3 new inputs (corpus \4)/'); \
+		echo "fuzz $$name in $$pkg: $$last"; \
+		grep -q 'now fuzzing' "$$out" || { cat "$$out"; \
+			echo "fuzz $$name never got past its seeds in $(FUZZTIME): raise FUZZTIME or lower FUZZSEED_MAX (or go clean -fuzzcache)"; exit 1; }; \
 	done
 
 telegraf: $(BIN)/telegraf
@@ -79,6 +112,49 @@ dist:
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=6 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./cmd/telegraf-enphase; \
 	done
 	cd dist && sha256sum telegraf-enphase-* > SHA256SUMS && cat SHA256SUMS
+
+# The binary make build made (run it as yourself first: sudo may not find go),
+# the execd block in telegraf.d and a commented gateway file, neither
+# overwritten when it exists; then postinst gives the folder to the telegraf
+# user when there is one, as the .deb does.
+install:
+	@test -x $(BIN)/telegraf-enphase || { echo "no $(BIN)/telegraf-enphase: run 'make build' first (as yourself), then 'sudo make install'"; exit 1; }
+	@set -e; etc=$$(mktemp -d); trap 'rm -rf "$$etc"' EXIT; \
+	sh $(PACKAGING)/etc-files "$$etc" "$(BINDIR)/telegraf-enphase" "$(SYSCONFDIR)" "$(VERSION)"; \
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SYSCONFDIR)/telegraf/telegraf.d"; \
+	install -d -m 0750 "$(DESTDIR)$(SYSCONFDIR)/telegraf/enphase"; \
+	install -m 0755 $(BIN)/telegraf-enphase "$(DESTDIR)$(BINDIR)/telegraf-enphase"; \
+	echo "installed $(DESTDIR)$(BINDIR)/telegraf-enphase"; \
+	for f in telegraf.d/enphase.conf enphase/enphase.conf; do \
+		dst="$(DESTDIR)$(SYSCONFDIR)/telegraf/$$f"; \
+		if [ -e "$$dst" ]; then echo "kept $$dst (it exists)"; \
+		else cp -p "$$etc/$$f" "$$dst"; echo "installed $$dst"; fi; \
+	done; \
+	if [ -z "$(DESTDIR)" ]; then TELEGRAF_ENPHASE_DIR="$(SYSCONFDIR)/telegraf/enphase" sh $(PACKAGING)/postinst configure; \
+	else echo "DESTDIR is set: give $(SYSCONFDIR)/telegraf/enphase to the telegraf user (0750) where the tree lands"; fi
+
+# A .deb per DEB_ARCHS in dist/: a static binary in /usr/bin, the same two
+# files as make install as dpkg conffiles, and postinst/postrm doing what
+# make install does (see $(PACKAGING)).
+deb:
+	@command -v dpkg-deb >/dev/null || { echo "make deb needs dpkg-deb (Debian's dpkg package)"; exit 1; }
+	@mkdir -p dist
+	@set -e; for arch in $(DEB_ARCHS); do \
+		case $$arch in amd64) goarch=amd64;; arm64) goarch=arm64;; armhf) goarch=arm;; \
+		*) echo "DEB_ARCHS: no Go architecture for $$arch"; exit 1;; esac; \
+		root=$(BIN)/deb/$$arch; rm -rf $$root; mkdir -p $$root/DEBIAN $$root/usr/bin; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$goarch GOARM=6 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$root/usr/bin/telegraf-enphase ./cmd/telegraf-enphase; \
+		sh $(PACKAGING)/etc-files $$root/etc/telegraf /usr/bin/telegraf-enphase /etc "$(VERSION)"; \
+		chmod 0755 $$root/etc/telegraf $$root/etc/telegraf/telegraf.d; chmod 0750 $$root/etc/telegraf/enphase; \
+		for s in preinst postinst postrm; do install -m 0755 $(PACKAGING)/$$s $$root/DEBIAN/$$s; done; \
+		printf '%s\n' /etc/telegraf/telegraf.d/enphase.conf /etc/telegraf/enphase/enphase.conf > $$root/DEBIAN/conffiles; \
+		size=$$(du -sk --exclude=DEBIAN $$root | cut -f1); \
+		sed -e "s|@VERSION@|$(VERSION)|" -e "s|@ARCH@|$$arch|" -e "s|@SIZE@|$$size|" -e "s|@MAINTAINER@|$(DEB_MAINTAINER)|" \
+			$(PACKAGING)/control > $$root/DEBIAN/control; \
+		chmod 0644 $$root/DEBIAN/control $$root/DEBIAN/conffiles; \
+		SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || date +%s) \
+			dpkg-deb --root-owner-group -Zxz --build $$root dist/telegraf-enphase_$(VERSION)_$$arch.deb; \
+	done
 
 # Start the simulator on its embedded demo gateway, read it once with `dump`,
 # then run the plugin as Telegraf's execd would (two gathers asked on stdin).

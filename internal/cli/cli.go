@@ -14,6 +14,7 @@ import (
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/logger"
 
+	telegrafenphase "github.com/telegraf-enphase/telegraf-enphase"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/configfile"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
 	"github.com/telegraf-enphase/telegraf-enphase/plugins/inputs/enphase"
@@ -48,13 +49,11 @@ Usage:
       ask the gateway whether it accepts the stored token; exit 0 only if so
   telegraf-enphase pin --config FILE [--gateway G] [--accept]
       show the certificate the gateway presents beside the pinned one (tls_pin);
-      exit 0 only if they match. --accept pins the presented one, after the
-      gateway renewed its certificate. Sends no request and no token
+      exit 1 when they differ or the gateway cannot be reached, 0 otherwise
+      (also when nothing is pinned yet). --accept pins the presented one, after
+      the gateway renewed its certificate. Sends no request and no token
   telegraf-enphase version
 `
-
-// Version is set at build time with -ldflags "-X ...cli.Version=v1.2.3".
-var Version = "dev"
 
 // Env is what a command reads and writes; tests substitute it.
 type Env struct {
@@ -75,7 +74,7 @@ func Main(args []string, env Env) int {
 		case "pin":
 			return pinCmd(args[1:], env)
 		case "version", "--version", "-version":
-			fmt.Fprintln(env.Stdout, "telegraf-enphase", Version)
+			fmt.Fprintln(env.Stdout, "telegraf-enphase", telegrafenphase.String())
 			return exitOK
 		case "help", "--help", "-help", "-h":
 			fmt.Fprint(env.Stdout, usage)

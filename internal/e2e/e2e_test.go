@@ -574,3 +574,34 @@ type panel struct {
 	} `json:"targets"`
 	Panels []panel `json:"panels"`
 }
+
+// TestDashboardGroupsBySerial checks what docs/grafana/README.md promises:
+// every query of the dashboard is filtered by the Gateway variable and its
+// outermost GROUP BY has "serial", so that two gateways are never summed,
+// averaged or mixed in one series (the microinverter panels grouped by
+// "device_serial" alone). It reads the dashboard only: no InfluxDB needed.
+func TestDashboardGroupsBySerial(t *testing.T) {
+	for _, q := range dashboardQueries(t) {
+		if !strings.Contains(q, `"serial" =~ /^$serial$/`) {
+			t.Errorf("not filtered by the Gateway variable: %s", q)
+		}
+		// The text outside parentheses: the outermost query.
+		var outer strings.Builder
+		depth := 0
+		for _, r := range q {
+			if r == '(' {
+				depth++
+			}
+			if depth == 0 {
+				outer.WriteRune(r)
+			}
+			if r == ')' {
+				depth--
+			}
+		}
+		_, group, ok := strings.Cut(outer.String(), "GROUP BY ")
+		if !ok || !strings.Contains(group, `"serial"`) {
+			t.Errorf("outermost GROUP BY lacks \"serial\": %s", q)
+		}
+	}
+}

@@ -3,6 +3,11 @@
 // than from copies: the repository's capture folders (testdata/*/capture,
 // the simulator's demo, internal/envoy/testdata/*) and, when the variable is
 // set, every folder of $ENPHASE_FIXTURES (read in place, never copied).
+//
+// With $FUZZSEED_MAX set (make fuzz sets it), each function returns at most
+// that many seeds, spread over the whole list: the fuzzer runs every seed
+// before it mutates any, and a short run spent on hundreds of near-identical
+// captures fuzzes nothing. Plain go test replays them all.
 package fuzzseed
 
 import (
@@ -11,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/capture"
@@ -19,6 +25,35 @@ import (
 // FixturesEnv names the folder of extra capture folders (the pyenphase
 // fixtures), as for the conformance tests.
 const FixturesEnv = "ENPHASE_FIXTURES"
+
+// MaxEnv names the variable that caps the seeds each function returns.
+const MaxEnv = "FUZZSEED_MAX"
+
+// limit returns at most $FUZZSEED_MAX of seeds, evenly spaced and always
+// including the first (some targets build on the first capture) and the last.
+func limit[T any](tb testing.TB, seeds []T) []T {
+	tb.Helper()
+	v := os.Getenv(MaxEnv)
+	if v == "" {
+		return seeds
+	}
+	k, err := strconv.Atoi(v)
+	if err != nil || k < 1 {
+		tb.Fatalf("fuzzseed: %s=%q: want a number of seeds of 1 or more, or leave it unset for all", MaxEnv, v)
+	}
+	n := len(seeds)
+	if n <= k {
+		return seeds
+	}
+	if k == 1 {
+		return seeds[:1]
+	}
+	out := make([]T, 0, k)
+	for i := range k {
+		out = append(out, seeds[i*(n-1)/(k-1)])
+	}
+	return out
+}
 
 // maxSeed bounds a seed: the fuzzer mutates every seed, and a large one only
 // slows each run down. The largest real body (device_data) is about 31 KiB.
@@ -95,12 +130,17 @@ func Bodies(tb testing.TB, names ...string) [][]byte {
 			out = append(out, b)
 		}
 	}
-	return out
+	return limit(tb, out)
 }
 
 // Files returns the content of the files matching the glob patterns, taken
 // relative to the module root.
 func Files(tb testing.TB, patterns ...string) [][]byte {
+	tb.Helper()
+	return limit(tb, files(tb, patterns...))
+}
+
+func files(tb testing.TB, patterns ...string) [][]byte {
 	tb.Helper()
 	root := Root(tb)
 	var out [][]byte
@@ -125,7 +165,7 @@ func Files(tb testing.TB, patterns ...string) [][]byte {
 func Endpoints(tb testing.TB, path string) [][]byte {
 	tb.Helper()
 	var out [][]byte
-	for _, b := range Files(tb, filepath.Join("plugins", "inputs", "enphase", "testdata", "*", "*.json")) {
+	for _, b := range files(tb, filepath.Join("plugins", "inputs", "enphase", "testdata", "*", "*.json")) {
 		var byPath map[string]json.RawMessage
 		if json.Unmarshal(b, &byPath) != nil {
 			continue
@@ -134,7 +174,7 @@ func Endpoints(tb testing.TB, path string) [][]byte {
 			out = append(out, bytes.TrimSpace(body))
 		}
 	}
-	return out
+	return limit(tb, out)
 }
 
 // Headers returns every value of the response header name recorded in the
@@ -161,5 +201,5 @@ func Headers(tb testing.TB, name string) []string {
 			}
 		}
 	}
-	return out
+	return limit(tb, out)
 }

@@ -1,6 +1,7 @@
 package fuzzseed
 
 import (
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -108,3 +109,67 @@ func TestSeeds(t *testing.T) {
 		t.Error("no scenario file gives /ivp/ensemble/inventory")
 	}
 }
+
+// TestLimit checks the cap make fuzz sets: at most FUZZSEED_MAX seeds,
+// spread from the first to the last, all of them when unset, and a clear
+// failure on a bad value.
+func TestLimit(t *testing.T) {
+	seeds := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}
+	for _, tt := range []struct {
+		env  string
+		want []int
+	}{
+		{"", seeds},
+		{"20", seeds},
+		{"10", seeds},
+		{"4", []int{0, 3, 6, 9}},
+		{"2", []int{0, 9}},
+		{"1", []int{0}},
+	} {
+		t.Run("FUZZSEED_MAX="+tt.env, func(t *testing.T) {
+			t.Setenv(MaxEnv, tt.env)
+			if got := limit(t, seeds); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("limit = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	t.Run("bad value", func(t *testing.T) {
+		t.Setenv(MaxEnv, "0")
+		ft := &fatalRecorder{TB: t}
+		func() {
+			defer func() { _ = recover() }()
+			limit(ft, seeds)
+		}()
+		if !strings.Contains(ft.msg, "FUZZSEED_MAX=\"0\"") {
+			t.Errorf("FUZZSEED_MAX=0: got %q, want a failure naming the variable", ft.msg)
+		}
+	})
+	// The capped seeds still hold every capture kind the targets need, and
+	// the first capture (FuzzMetrics builds its site on it).
+	t.Setenv(FixturesEnv, "")
+	all := Bodies(t, "production.json_details_1")
+	t.Setenv(MaxEnv, "3")
+	capped := Bodies(t, "production.json_details_1")
+	if len(all) <= 3 {
+		t.Fatalf("only %d captures of production.json_details_1: the cap is not exercised", len(all))
+	}
+	if len(capped) != 3 || string(capped[0]) != string(all[0]) {
+		t.Errorf("capped to %d seeds of %d, the first kept: %v", len(capped), len(all), len(capped) > 0 && string(capped[0]) == string(all[0]))
+	}
+	if len(Endpoints(t, "/ivp/ensemble/inventory")) == 0 {
+		t.Error("Endpoints found no /ivp/ensemble/inventory under the cap: the cap must apply after the path is picked")
+	}
+}
+
+// fatalRecorder records Fatalf's message and stops the caller like Fatalf.
+type fatalRecorder struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalRecorder) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	panic("Fatalf")
+}
+
+func (f *fatalRecorder) Helper() {}
