@@ -1,9 +1,9 @@
-// Package enlighten mints gateway tokens from Enphase's cloud (Flow A of
-// envoy-local-api.md §1.1): an Enlighten login gives a session_id, then Entrez
-// /tokens gives a JWT for one gateway serial.
+// Package enlighten mints gateway tokens from Enphase's cloud (the flow of
+// docs/envoy-api-notes.md section 1): an Enlighten login gives a session_id,
+// then Entrez /tokens gives a JWT for one gateway serial.
 //
 // The client never retries: repeated logins get accounts locked for hours
-// (field-failures.md problem 14), so backing off is the caller's job. Errors
+// (case A5 in docs/field-cases.md), so backing off is the caller's job. Errors
 // are typed so the caller can tell "fix the configuration" (ErrBadCredentials,
 // ErrMFA, ErrWrongSerial) from "wait" (ErrThrottled, ErrUnavailable). No error
 // text ever carries the password, the session_id, a cookie or a token.
@@ -59,7 +59,7 @@ var (
 	ErrUnavailable error = transientError("the Enphase cloud is unreachable or failing")
 	// ErrWrongSerial: the token's aud is not the requested gateway serial.
 	ErrWrongSerial = errors.New("the cloud returned a token for another gateway")
-	// ErrExpired: the token had expired when it arrived (field-failures.md A1).
+	// ErrExpired: the token had expired when it arrived (case A1).
 	ErrExpired = errors.New("the cloud returned a token that expired")
 	// ErrNotAToken: /tokens answered 200 with something that is not a JWT (A2).
 	ErrNotAToken = errors.New("the cloud did not return a token")

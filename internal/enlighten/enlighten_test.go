@@ -218,7 +218,7 @@ func TestMintAgainstSim(t *testing.T) {
 			wantErr: enlighten.ErrThrottled, wantMsg: []string{"the Enphase cloud is refusing logins for now (account locked or throttled): wait, do not retry quickly", "HTML login page"},
 		},
 		{
-			name: "login 429 (problem 14)", cloud: envoysim.Cloud{Login: "throttled"},
+			name: "login 429 (A5)", cloud: envoysim.Cloud{Login: "throttled"},
 			wantErr: enlighten.ErrThrottled, wantMsg: []string{"wait, do not retry quickly", "429 Too Many Requests"},
 		},
 		{
@@ -230,7 +230,7 @@ func TestMintAgainstSim(t *testing.T) {
 			wantErr: enlighten.ErrUnavailable, wantMsg: []string{"Entrez token for gateway ", "the Enphase cloud is unreachable or failing (HTTP 503"},
 		},
 		{
-			name: "tokens 403 (problem 2)", cloud: envoysim.Cloud{Tokens: "forbidden"}, wantTokens: 1,
+			name: "tokens 403 (A5)", cloud: envoysim.Cloud{Tokens: "forbidden"}, wantTokens: 1,
 			wantErr: enlighten.ErrThrottled, wantMsg: []string{"403 Forbidden", "not linked to owner@example.com's account"},
 		},
 		{
@@ -524,7 +524,7 @@ func TestMintAgainstFakeCloud(t *testing.T) {
 		{name: "no session_id, no marker", login: respond(200, "application/json", `{"message":"Invalid email or password"}`), wantErr: enlighten.ErrMFA, wantMsg: "no MFA marker"},
 		{name: "isBlocked", login: respond(200, "application/json", `{"success":false,"isBlocked":true}`), wantErr: enlighten.ErrThrottled, wantMsg: "blocked"},
 		{name: "login 403", login: respond(403, "text/html", "<html>forbidden</html>"), wantErr: enlighten.ErrThrottled, wantMsg: "403 Forbidden"},
-		{name: "login 405 (problem 2)", login: respond(405, "text/html", "<html>405</html>"), wantErr: enlighten.ErrThrottled, wantMsg: "changed the URL"},
+		{name: "login 405 (A5)", login: respond(405, "text/html", "<html>405</html>"), wantErr: enlighten.ErrThrottled, wantMsg: "changed the URL"},
 		{name: "login 500", login: respond(500, "text/plain", "boom "+fakeSession), wantErr: enlighten.ErrUnavailable, wantMsg: "500 Internal Server Error"},
 		{name: "login 406", login: respond(406, "text/html", "<html>406</html>"), wantPlain: "unexpected HTTP 406 Not Acceptable"},
 		{name: "login redirect is not followed", login: func(w http.ResponseWriter) {

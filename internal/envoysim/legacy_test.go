@@ -114,7 +114,7 @@ func TestLegacyPasswords(t *testing.T) {
 		t.Errorf("admin password %q, want none", got)
 	}
 	// 121426016034 is 3.9.36's serial; the value comes from a Python
-	// transliteration of docs/envoy-local-api.md section 2.6.
+	// transliteration of docs/envoy-api-notes.md section 4.
 	if got := installerPassword("121426016034"); got != "B285db82" {
 		t.Errorf("installer password for 121426016034 = %q", got)
 	}

@@ -16,7 +16,7 @@ import (
 
 // A Scenario is a programme of faults, by path and by time, that the
 // simulator plays against its client: what real gateways and Enphase's cloud
-// do to their users (field-failures.md §4). Times are on the simulator's
+// do to their users (docs/field-cases.md). Times are on the simulator's
 // clock (Options.Now), so with a fast or manual clock a week of faults
 // passes in seconds.
 //
