@@ -31,7 +31,7 @@ FUZZ_TARGETS := \
 	./internal/envoysim:FuzzParseScenario
 FUZZTIME      ?= 5s
 
-.PHONY: all build test vet fuzz demo telegraf dist clean
+.PHONY: all build test vet fuzz demo telegraf dist clean cross
 
 all: build
 
@@ -79,6 +79,16 @@ dist:
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=6 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $$out ./cmd/telegraf-enphase; \
 	done
 	cd dist && sha256sum telegraf-enphase-* > SHA256SUMS && cat SHA256SUMS
+
+# The plugin builds and vets on the other systems Telegraf runs on (the
+# token lock is flock on Unix, LockFileEx on Windows; bench/ is Linux-only).
+CROSS_TARGETS := windows/amd64 darwin/arm64
+cross:
+	@set -e; for t in $(CROSS_TARGETS); do \
+		os=$${t%/*}; arch=$${t#*/}; echo "build and vet for $$os/$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -o /dev/null ./cmd/telegraf-enphase; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) vet ./...; \
+	done
 
 # Start the simulator on its embedded demo gateway, read it once with `dump`,
 # then run the plugin as Telegraf's execd would (two gathers asked on stdin).
