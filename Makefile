@@ -38,9 +38,15 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
+# Telegraf's linter allows lines of 160 characters. LLL_SKIP: folders still
+# being rewrapped (issue 11); empty it once they pass.
+LLL_SKIP ?= ./plugins/inputs/enphase ./internal/envoy ./internal/cli ./internal/renew
 vet:
 	$(GO) vet ./...
-	@test -z "$$(gofmt -l cmd internal plugins)" || { gofmt -l cmd internal plugins; echo "gofmt needed"; exit 1; }
+	@test -z "$$(gofmt -l cmd internal plugins bench)" || { gofmt -l cmd internal plugins bench; echo "gofmt needed"; exit 1; }
+	@long=$$(find . -name '*.go' -not -path './.git/*' $(foreach d,$(LLL_SKIP),-not -path '$(d)/*') -print0 | \
+		xargs -0 awk 'length($$0) > 160 { print FILENAME ":" FNR ": " length($$0) " characters" }'); \
+		test -z "$$long" || { echo "$$long"; echo "lines over 160 characters"; exit 1; }
 
 # The conformance corpus is used when it is there and skipped (with a
 # message from the test) when it is not.

@@ -97,7 +97,10 @@ func TestPinFile(t *testing.T) {
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	for _, want := range []string{"sha256 = " + Of(cert.Raw).String(), "host = 192.168.1.5", "subject = CN=envoy-122301234567", "first_seen = 2026-08-01T18:00:00Z", "not_after = ", "pinned = trusted on first use", "pin --accept"} {
+	for _, want := range []string{
+		"sha256 = " + Of(cert.Raw).String(), "host = 192.168.1.5", "subject = CN=envoy-122301234567",
+		"first_seen = 2026-08-01T18:00:00Z", "not_after = ", "pinned = trusted on first use", "pin --accept",
+	} {
 		require.Contains(t, string(b), want)
 	}
 	got, err := ReadFile(path)
@@ -135,11 +138,16 @@ func TestVerifyT7(t *testing.T) {
 		{
 			name: "T7 trust on first use",
 			pin: func(dir string) *Pin {
-				return &Pin{Host: "192.168.1.5", File: filepath.Join(dir, "envoy.token.pin"), Accept: "telegraf-enphase pin --accept --config /etc/telegraf/enphase.conf"}
+				return &Pin{
+					Host:   "192.168.1.5",
+					File:   filepath.Join(dir, "envoy.token.pin"),
+					Accept: "telegraf-enphase pin --accept --config /etc/telegraf/enphase.conf",
+				}
 			},
 			seen: []*x509.Certificate{first, first, renewed},
 			wantErr: []string{"", "", "pinned SHA256 " + Of(first.Raw).String() + ", presented SHA256 " + Of(renewed.Raw).String() +
-				" (pin in DIR/envoy.token.pin). Gateways renew their self-signed certificate about once a year; if that is what happened, accept the new one with `telegraf-enphase pin --accept --config /etc/telegraf/enphase.conf` or delete the pin file. Otherwise something is intercepting the connection."},
+				" (pin in DIR/envoy.token.pin). Gateways renew their self-signed certificate about once a year; if that is what happened, accept the new one with " +
+				"`telegraf-enphase pin --accept --config /etc/telegraf/enphase.conf` or delete the pin file. Otherwise something is intercepting the connection."},
 		},
 	}
 	for _, tt := range tests {

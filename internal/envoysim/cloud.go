@@ -147,7 +147,8 @@ const (
 	page403       = `<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden</h1></center></body></html>` + "\n"
 	page406       = `<html><head><title>406 Not Acceptable</title></head><body><center><h1>406 Not Acceptable</h1></center></body></html>` + "\n"
 	page429       = `<html><head><title>429 Too Many Requests</title></head><body><center><h1>429 Too Many Requests</h1></center></body></html>` + "\n"
-	page503       = `<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>` + "\n"
+	page503       = `<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily ` +
+		`Unavailable</h1></center></body></html>` + "\n"
 )
 
 // cloudRequest answers what every cloud endpoint refuses alike: another

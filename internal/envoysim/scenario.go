@@ -156,7 +156,11 @@ func LoadScenario(name string) (*Scenario, error) {
 	if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(name, `/\`) {
 		data, err = builtinScenarios.ReadFile("scenarios/" + name + ".json")
 		if err != nil {
-			return nil, fmt.Errorf("scenario %q: no such file, and no built-in scenario of that name (built in: %s)", name, strings.Join(BuiltinScenarios(), ", "))
+			return nil, fmt.Errorf(
+				"scenario %q: no such file, and no built-in scenario of that name (built in: %s)",
+				name,
+				strings.Join(BuiltinScenarios(), ", "),
+			)
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)
