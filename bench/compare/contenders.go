@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -13,9 +15,9 @@ import (
 	"github.com/influxdata/line-protocol/v2/lineprotocol"
 )
 
-// httpJSONv2Recipe is the inputs.http + json_v2 recipe users copy today,
-// verbatim from /work/shared/docs/telegraf-execd-shim.md section 5; only
-// its two placeholders are filled in.
+// httpJSONv2Recipe is the inputs.http + json_v2 recipe users copy today
+// (no canonical public config exists; this is the forum pattern, run as
+// is); only its two placeholders are filled in.
 //
 //go:embed http_json_v2.conf
 var httpJSONv2Recipe string

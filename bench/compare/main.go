@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command compare measures what it costs to get an Enphase gateway's data
 // into Telegraf three ways, one after the other, each against a fresh
 // envoy-sim:

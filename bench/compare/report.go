@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -149,7 +151,10 @@ func (rep report) markdown() string {
 	row("**fields/gather** (whole run)", func(r result) string { return sig(r.fieldsPerGather()) })
 	row("fields in the first gather", func(r result) string { return sig(r.firstFields()) })
 	row("fields in a steady gather", func(r result) string { return sig(r.steadyFields()) })
-	p("\n¹ `/proc/<pid>/status` of every process of the group every 50 ms: the shell's short-lived curl and jq may fall between polls; rusage's figure is exact but per process.\n\n")
+	p(
+		"\n¹ `/proc/<pid>/status` of every process of the group every 50 ms: the shell's short-lived curl and jq may fall between polls; rusage's figure is exact " +
+			"but per process.\n\n",
+	)
 
 	f := rep.floor
 	p("Telegraf's floor, for scale: the same Telegraf and `[agent]` with one `[[inputs.execd]]` whose child is `cat` "+
@@ -286,8 +291,12 @@ func (rep report) targets(w *strings.Builder) {
 			p("At 15 s the slow tiers add, on average, %s: %s; %s requests per gather on average in all. ",
 				sig(extra), strings.Join(parts, ", "), sig(steadyReq+extra))
 		}
-		p("(A run of %d gathers at %s sees each slow tier once, in the first gather: these averages apply the plugin's default cadences to the first gather's reads.) ",
-			rep.opts.gathers, rep.opts.interval)
+		p(
+			"(A run of %d gathers at %s sees each slow tier once, in the first gather: these averages apply the plugin's default cadences to the first gather's "+
+				"reads.) ",
+			rep.opts.gathers,
+			rep.opts.interval,
+		)
 	} else {
 		p("This run lasted %s, so the steady figure already includes the slow tiers that came due in it. ", run)
 	}
@@ -301,9 +310,18 @@ func (rep report) targets(w *strings.Builder) {
 	// 2. CPU per emitted field.
 	wholeF, steadyF := e.cpuPerFieldMS()/h.cpuPerFieldMS(), e.steadyPerFieldMS()/h.steadyPerFieldMS()
 	ok = steadyF <= 1.0/3
-	p("2. **CPU per emitted field at most a third of contender 2's**: %s in steady state (%s ms against %s ms: %s), %s over the whole run (%s ms against %s ms: %s). ",
-		verdict(ok), sig(e.steadyPerFieldMS()), sig(h.steadyPerFieldMS()), ratio(e.steadyPerFieldMS(), h.steadyPerFieldMS()),
-		verdictWord(wholeF <= 1.0/3), sig(e.cpuPerFieldMS()), sig(h.cpuPerFieldMS()), ratio(e.cpuPerFieldMS(), h.cpuPerFieldMS()))
+	p(
+		"2. **CPU per emitted field at most a third of contender 2's**: %s in steady state (%s ms against %s ms: %s), %s over the whole run (%s ms against %s ms: "+
+			"%s). ",
+		verdict(ok),
+		sig(e.steadyPerFieldMS()),
+		sig(h.steadyPerFieldMS()),
+		ratio(e.steadyPerFieldMS(), h.steadyPerFieldMS()),
+		verdictWord(wholeF <= 1.0/3),
+		sig(e.cpuPerFieldMS()),
+		sig(h.cpuPerFieldMS()),
+		ratio(e.cpuPerFieldMS(), h.cpuPerFieldMS()),
+	)
 	p("Contender 1 emits %s fields in a steady gather from two requests where contender 2 emits %s from one. ",
 		sig(e.steadyFields()), sig(h.steadyFields()))
 	if !ok {
@@ -318,16 +336,29 @@ func (rep report) targets(w *strings.Builder) {
 	// 3. CPU per gather.
 	wholeG, steadyG := e.cpuPerGatherS()/h.cpuPerGatherS(), e.steadyPerGatherS()/h.steadyPerGatherS()
 	ok = steadyG <= 1
-	p("3. **CPU per gather no more than contender 2's, despite the process boundary**: %s in steady state (%s ms against %s ms: %s), %s over the whole run (%s ms against %s ms, start-up included: %s). ",
-		verdict(ok), sig(e.steadyPerGatherS()*1000), sig(h.steadyPerGatherS()*1000), ratio(e.steadyPerGatherS(), h.steadyPerGatherS()),
-		verdictWord(wholeG <= 1), sig(e.cpuPerGatherS()*1000), sig(h.cpuPerGatherS()*1000), ratio(e.cpuPerGatherS(), h.cpuPerGatherS()))
+	p(
+		"3. **CPU per gather no more than contender 2's, despite the process boundary**: %s in steady state (%s ms against %s ms: %s), %s over the whole run (%s "+
+			"ms against %s ms, start-up included: %s). ",
+		verdict(ok),
+		sig(e.steadyPerGatherS()*1000),
+		sig(h.steadyPerGatherS()*1000),
+		ratio(e.steadyPerGatherS(), h.steadyPerGatherS()),
+		verdictWord(wholeG <= 1),
+		sig(e.cpuPerGatherS()*1000),
+		sig(h.cpuPerGatherS()*1000),
+		ratio(e.cpuPerGatherS(), h.cpuPerGatherS()),
+	)
 	if !ok {
 		p("It misses by %s ms a gather (%.0f%% over). ", sig((e.steadyPerGatherS()-h.steadyPerGatherS())*1000), 100*(steadyG-1))
 		rep.cpuSplit(w, h.steadyPerGatherS()*1000, false, &explained)
 	}
 	if wholeG > 1 {
-		p("Over the whole run, start-up weighs: contender 1 used %s s before its first gather was done against %s s for contender 2 (a second process to start, the token's first check, /info and the slow tiers); over a day of 15 s gathers that is nothing. ",
-			sig(e.cpuFirst.Seconds()), sig(h.cpuFirst.Seconds()))
+		p(
+			"Over the whole run, start-up weighs: contender 1 used %s s before its first gather was done against %s s for contender 2 (a second process to start, the "+
+				"token's first check, /info and the slow tiers); over a day of 15 s gathers that is nothing. ",
+			sig(e.cpuFirst.Seconds()),
+			sig(h.cpuFirst.Seconds()),
+		)
 	}
 	p("\n")
 
@@ -340,8 +371,14 @@ func (rep report) targets(w *strings.Builder) {
 	} else {
 		p(", %s MB over. ", mb(e.pluginHWMKB-30*1024))
 	}
-	p("Telegraf itself peaked at %s MB here and %s MB in contender 2 (its own plugins differ); both processes together at %s MB, against %s MB for contender 2's single Telegraf.",
-		mb(e.leaderHWMKB), mb(h.leaderHWMKB), mb(e.sumRSSKB), mb(h.sumRSSKB))
+	p(
+		"Telegraf itself peaked at %s MB here and %s MB in contender 2 (its own plugins differ); both processes together at %s MB, against %s MB for contender 2's "+
+			"single Telegraf.",
+		mb(e.leaderHWMKB),
+		mb(h.leaderHWMKB),
+		mb(e.sumRSSKB),
+		mb(h.sumRSSKB),
+	)
 	if !ok {
 		p(" To close it: profile the heap (`go test -memprofile` on the gather benchmarks), and cap Go's heap with `GOMEMLIMIT`.")
 	}
@@ -369,23 +406,48 @@ func (rep report) cpuSplit(w *strings.Builder, budget float64, perField bool, ex
 	parse := math.Max(tel-floor, 0)
 	if !*explained {
 		*explained = true
-		fmt.Fprintf(w, "Why: of contender 1's %s ms a steady gather, telegraf-enphase took %s ms (two HTTPS requests on its kept-alive connection, decoding %s of JSON, encoding %s fields, its Go runtime) and Telegraf %s ms. "+
-			"Telegraf's floor with an execd child that emits nothing is %s ms, so parsing %s fields of line protocol from the pipe and writing them out costs it about %s ms (%s ms a field). "+
-			"Contender 2's whole Telegraf took %s ms for one HTTPS request and json_v2 on %s fields, its floor included: the second process and the second request are contender 1's handicap, its %s times as many fields its advantage per field. ",
-			sig(e.steadyPerGatherS()*1000), sig(plug), rep.steadyBodyKB(e), sig(e.steadyFields()), sig(tel),
-			sig(floor), sig(e.steadyFields()), sig(parse), sig(parse/e.steadyFields()),
-			sig(h.steadyPerGatherS()*1000), sig(h.steadyFields()), sig(e.steadyFields()/h.steadyFields()))
+		fmt.Fprintf(
+			w,
+			"Why: of contender 1's %s ms a steady gather, telegraf-enphase took %s ms (two HTTPS requests on its kept-alive connection, decoding %s of JSON, encoding "+
+				"%s fields, its Go runtime) and Telegraf %s ms. "+
+				"Telegraf's floor with an execd child that emits nothing is %s ms, so parsing %s fields of line protocol from the pipe and writing them out costs it "+
+				"about %s ms (%s ms a field). "+
+				"Contender 2's whole Telegraf took %s ms for one HTTPS request and json_v2 on %s fields, its floor included: the second process and the second request "+
+				"are contender 1's handicap, its %s times as many fields its advantage per field. ",
+			sig(e.steadyPerGatherS()*1000),
+			sig(plug),
+			rep.steadyBodyKB(e),
+			sig(e.steadyFields()),
+			sig(tel),
+			sig(floor),
+			sig(e.steadyFields()),
+			sig(parse),
+			sig(parse/e.steadyFields()),
+			sig(h.steadyPerGatherS()*1000),
+			sig(h.steadyFields()),
+			sig(e.steadyFields()/h.steadyFields()),
+		)
 	} else {
 		fmt.Fprintf(w, "Why: as in 2, telegraf-enphase %s ms and Telegraf %s ms (floor %s ms) a steady gather, against %s ms for contender 2. ",
 			sig(plug), sig(tel), sig(floor), sig(h.steadyPerGatherS()*1000))
 	}
 	switch {
 	case floor >= budget:
-		fmt.Fprintf(w, "The budget is %s ms a steady gather and Telegraf's floor alone, with nothing to parse, takes %s ms: through execd no plugin work can close it at %s fields a gather. ",
-			sig(budget), sig(floor), sig(e.steadyFields()))
+		fmt.Fprintf(
+			w,
+			"The budget is %s ms a steady gather and Telegraf's floor alone, with nothing to parse, takes %s ms: through execd no plugin work can close it at %s "+
+				"fields a gather. ",
+			sig(budget),
+			sig(floor),
+			sig(e.steadyFields()),
+		)
 		if perField {
-			fmt.Fprintf(w, "What would: more fields sharing each gather's fixed costs (at 15 s the inverter tier adds %s fields every 20 gathers, which the steady figure leaves out), and a plugin and a Telegraf side that cost next to nothing per field; or a target that counts the process boundary. ",
-				sig(e.firstFields()-e.steadyFields()))
+			fmt.Fprintf(
+				w,
+				"What would: more fields sharing each gather's fixed costs (at 15 s the inverter tier adds %s fields every 20 gathers, which the steady figure leaves "+
+					"out), and a plugin and a Telegraf side that cost next to nothing per field; or a target that counts the process boundary. ",
+				sig(e.firstFields()-e.steadyFields()),
+			)
 		} else {
 			fmt.Fprint(w, "What would: a target that allows for the second process (the floor), or a hand-off cheaper than execd's, which Telegraf does not have. ")
 		}
@@ -398,9 +460,14 @@ func (rep report) cpuSplit(w *strings.Builder, budget float64, perField bool, ex
 		fmt.Fprintf(w, "The budget is %s ms a steady gather; with Telegraf's %s ms, the plugin would have to come down from %s ms to %s ms (%.0f%% less). ",
 			sig(budget), sig(tel), sig(plug), sig(room), 100*(1-room/plug))
 		if perField {
-			fmt.Fprint(w, "What would close it: a cheaper plugin gather, since Telegraf's side is fixed by the fields it must parse: profile it (the Go benchmarks below measure its decoding, mapping and encoding; the rest is HTTP, TLS, the writes to the pipe and the Go runtime). ")
+			fmt.Fprint(
+				w,
+				"What would close it: a cheaper plugin gather, since Telegraf's side is fixed by the fields it must parse: profile it (the Go benchmarks below measure "+
+					"its decoding, mapping and encoding; the rest is HTTP, TLS, the writes to the pipe and the Go runtime). ",
+			)
 		} else {
-			fmt.Fprint(w, "What would close it: the same plugin savings as for 2, and fewer fields for Telegraf to parse in a steady gather; the plugin alone would have to shed most of its cost. ")
+			fmt.Fprint(w, "What would close it: the same plugin savings as for 2, and fewer fields for Telegraf to parse in a steady gather; the plugin alone would "+
+				"have to shed most of its cost. ")
 		}
 	}
 }

@@ -170,11 +170,25 @@ func (e *MismatchError) Error() string {
 	const renewal = "Gateways renew their self-signed certificate about once a year; if that is what happened, "
 	const otherwise = " Otherwise something is intercepting the connection."
 	if e.File == "" {
-		return fmt.Sprintf("the gateway's certificate changed: pinned SHA256 %s (tls_pin), presented SHA256 %s. %saccept the new one with tls_pin = \"sha256:%s\" (check it with `telegraf-enphase pin --config FILE`).%s",
-			e.Pinned, e.Presented, renewal, e.Presented, otherwise)
+		return fmt.Sprintf(
+			"the gateway's certificate changed: pinned SHA256 %s (tls_pin), presented SHA256 %s. %saccept the new one with tls_pin = \"sha256:%s\" (check it with "+
+				"`telegraf-enphase pin --config FILE`).%s",
+			e.Pinned,
+			e.Presented,
+			renewal,
+			e.Presented,
+			otherwise,
+		)
 	}
-	return fmt.Sprintf("the gateway's certificate changed: pinned SHA256 %s, presented SHA256 %s (pin in %s). %saccept the new one with `%s` or delete the pin file.%s",
-		e.Pinned, e.Presented, e.File, renewal, e.Accept, otherwise)
+	return fmt.Sprintf(
+		"the gateway's certificate changed: pinned SHA256 %s, presented SHA256 %s (pin in %s). %saccept the new one with `%s` or delete the pin file.%s",
+		e.Pinned,
+		e.Presented,
+		e.File,
+		renewal,
+		e.Accept,
+		otherwise,
+	)
 }
 
 // FileError is a pin file that cannot be read or written: the connection is

@@ -136,11 +136,16 @@ func TestVerifyT7(t *testing.T) {
 		{
 			name: "T7 trust on first use",
 			pin: func(dir string) *Pin {
-				return &Pin{Host: "192.168.1.5", File: filepath.Join(dir, "envoy.token.pin"), Accept: "telegraf-enphase pin --accept --config /etc/telegraf/enphase.conf"}
+				return &Pin{
+					Host:   "192.168.1.5",
+					File:   filepath.Join(dir, "envoy.token.pin"),
+					Accept: "telegraf-enphase pin --accept --config /etc/telegraf/enphase.conf",
+				}
 			},
 			seen: []*x509.Certificate{first, first, renewed},
 			wantErr: []string{"", "", "pinned SHA256 " + Of(first.Raw).String() + ", presented SHA256 " + Of(renewed.Raw).String() +
-				" (pin in DIR/envoy.token.pin). Gateways renew their self-signed certificate about once a year; if that is what happened, accept the new one with `telegraf-enphase pin --accept --config /etc/telegraf/enphase.conf` or delete the pin file. Otherwise something is intercepting the connection."},
+				" (pin in DIR/envoy.token.pin). Gateways renew their self-signed certificate about once a year; if that is what happened, accept the new one with " +
+				"`telegraf-enphase pin --accept --config /etc/telegraf/enphase.conf` or delete the pin file. Otherwise something is intercepting the connection."},
 		},
 	}
 	for _, tt := range tests {

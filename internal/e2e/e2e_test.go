@@ -296,7 +296,14 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &tlog, &tlog
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	require.Eventually(t, func() bool { return sim.Stats().Requests["/production.json?details=1"] >= gathers }, 90*time.Second, 50*time.Millisecond, "telegraf log:\n%s", &tlog)
+	require.Eventually(
+		t,
+		func() bool { return sim.Stats().Requests["/production.json?details=1"] >= gathers },
+		90*time.Second,
+		50*time.Millisecond,
+		"telegraf log:\n%s",
+		&tlog,
+	)
 
 	// Telegraf's stop closes our stdin, and sends SIGTERM only after 5 s:
 	// our process must be gone before that.
@@ -405,8 +412,22 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 		require.EqualValues(t, ctPower, db.scalar(t, `SELECT last("power_w") FROM "enphase_production" WHERE "source" = 'ct' AND "phase" = 'total' AND `+demo))
 		for _, r := range readings {
 			if r["eid"].(float64) == 704643584 { // the net-consumption CT
-				require.EqualValues(t, r["actEnergyDlvd"], db.scalar(t, `SELECT last("energy_delivered_lifetime_wh") FROM "enphase_meter" WHERE "measurement_type" = 'net-consumption' AND "phase" = 'total' AND `+demo))
-				require.EqualValues(t, r["actEnergyRcvd"], db.scalar(t, `SELECT last("energy_received_lifetime_wh") FROM "enphase_meter" WHERE "measurement_type" = 'net-consumption' AND "phase" = 'total' AND `+demo))
+				require.EqualValues(
+					t,
+					r["actEnergyDlvd"],
+					db.scalar(
+						t,
+						`SELECT last("energy_delivered_lifetime_wh") FROM "enphase_meter" WHERE "measurement_type" = 'net-consumption' AND "phase" = 'total' AND `+demo,
+					),
+				)
+				require.EqualValues(
+					t,
+					r["actEnergyRcvd"],
+					db.scalar(
+						t,
+						`SELECT last("energy_received_lifetime_wh") FROM "enphase_meter" WHERE "measurement_type" = 'net-consumption' AND "phase" = 'total' AND `+demo,
+					),
+				)
 			}
 		}
 		var serials []any
@@ -447,7 +468,12 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 			resp.Body.Close()
 			require.Equal(t, http.StatusNoContent, resp.StatusCode)
 
-			q := strings.Replace(recipe, "$timeFilter", fmt.Sprintf("time >= '%s' AND time < '%s'", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339)), 1)
+			q := strings.Replace(
+				recipe,
+				"$timeFilter",
+				fmt.Sprintf("time >= '%s' AND time < '%s'", from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339)),
+				1,
+			)
 			got := map[string]float64{}
 			for _, row := range db.query(t, q)[0].Values {
 				if row[1] != nil {

@@ -1,9 +1,9 @@
-// Package enlighten mints gateway tokens from Enphase's cloud (Flow A of
-// envoy-local-api.md §1.1): an Enlighten login gives a session_id, then Entrez
-// /tokens gives a JWT for one gateway serial.
+// Package enlighten mints gateway tokens from Enphase's cloud (the flow of
+// docs/envoy-api-notes.md section 1): an Enlighten login gives a session_id,
+// then Entrez /tokens gives a JWT for one gateway serial.
 //
 // The client never retries: repeated logins get accounts locked for hours
-// (field-failures.md problem 14), so backing off is the caller's job. Errors
+// (case A5 in docs/field-cases.md), so backing off is the caller's job. Errors
 // are typed so the caller can tell "fix the configuration" (ErrBadCredentials,
 // ErrMFA, ErrWrongSerial) from "wait" (ErrThrottled, ErrUnavailable). No error
 // text ever carries the password, the session_id, a cookie or a token.
@@ -59,7 +59,7 @@ var (
 	ErrUnavailable error = transientError("the Enphase cloud is unreachable or failing")
 	// ErrWrongSerial: the token's aud is not the requested gateway serial.
 	ErrWrongSerial = errors.New("the cloud returned a token for another gateway")
-	// ErrExpired: the token had expired when it arrived (field-failures.md A1).
+	// ErrExpired: the token had expired when it arrived (case A1).
 	ErrExpired = errors.New("the cloud returned a token that expired")
 	// ErrNotAToken: /tokens answered 200 with something that is not a JWT (A2).
 	ErrNotAToken = errors.New("the cloud did not return a token")
@@ -180,7 +180,12 @@ func (c *Client) logIn(ctx context.Context, email, password string) (string, err
 // loginSession reads login.json's reply: the session_id, or why there is none.
 func loginSession(step, email string, rep reply) (string, error) {
 	if rep.status == http.StatusUnauthorized {
-		return "", fmt.Errorf("%w for %s (HTTP %s): check the username and password; do not retry until they are fixed", ErrBadCredentials, email, rep.statusText())
+		return "", fmt.Errorf(
+			"%w for %s (HTTP %s): check the username and password; do not retry until they are fixed",
+			ErrBadCredentials,
+			email,
+			rep.statusText(),
+		)
 	}
 	if err := rep.statusError(step, "login", ""); err != nil {
 		return "", err
@@ -195,7 +200,11 @@ func loginSession(step, email string, rep reply) (string, error) {
 		IsBlocked   bool   `json:"isBlocked"`
 	}
 	if err := json.Unmarshal(rep.body, &reply); err != nil {
-		return "", fmt.Errorf("%s: Enlighten answered HTTP 200 with %s instead of the expected JSON object: Enphase may have changed its login; see README", step, rep.describe())
+		return "", fmt.Errorf(
+			"%s: Enlighten answered HTTP 200 with %s instead of the expected JSON object: Enphase may have changed its login; see README",
+			step,
+			rep.describe(),
+		)
 	}
 	if reply.SessionID != "" {
 		return reply.SessionID, nil
@@ -229,7 +238,11 @@ func (c *Client) fetchToken(ctx context.Context, session, email, serial string) 
 		return token.Token{}, err
 	}
 	if rep.status == http.StatusUnauthorized {
-		return token.Token{}, fmt.Errorf("%s: Entrez refused the fresh Enlighten session (HTTP %s): try again later; if it persists, Enphase may have changed its token flow (see README)", step, rep.statusText())
+		return token.Token{}, fmt.Errorf(
+			"%s: Entrez refused the fresh Enlighten session (HTTP %s): try again later; if it persists, Enphase may have changed its token flow (see README)",
+			step,
+			rep.statusText(),
+		)
 	}
 	if err := rep.statusError(step, "token", "; a 403 from /tokens also means the gateway is not linked to "+email+"'s account"); err != nil {
 		return token.Token{}, err
@@ -240,8 +253,14 @@ func (c *Client) fetchToken(ctx context.Context, session, email, serial string) 
 		return token.Token{}, fmt.Errorf("%s: %w: %s", step, ErrNotAToken, err)
 	}
 	if t.Serial != serial {
-		return token.Token{}, fmt.Errorf("%s: %w: the token is for %s, not %s: check the serial (<sn> in the gateway's /info) and that this gateway is linked to %s's account",
-			step, ErrWrongSerial, t.Serial, serial, email)
+		return token.Token{}, fmt.Errorf(
+			"%s: %w: the token is for %s, not %s: check the serial (<sn> in the gateway's /info) and that this gateway is linked to %s's account",
+			step,
+			ErrWrongSerial,
+			t.Serial,
+			serial,
+			email,
+		)
 	}
 	if now := c.now(); t.Expired(now) {
 		return token.Token{}, fmt.Errorf("%s: %w at %s (%s ago): check this computer's clock, then try again later",
@@ -265,7 +284,9 @@ func parseToken(rep reply) (token.Token, error) {
 	case raw == "":
 		return token.Token{}, errors.New("it sent an empty body with HTTP 200: try again later")
 	case rep.isHTML():
-		return token.Token{}, errors.New("it sent an HTML page with HTTP 200 instead of a JWT: try again later; if it persists, Enphase may have changed its token flow (see README)")
+		return token.Token{}, errors.New(
+			"it sent an HTML page with HTTP 200 instead of a JWT: try again later; if it persists, Enphase may have changed its token flow (see README)",
+		)
 	case strings.HasPrefix(raw, "{"):
 		var wrapper struct {
 			Token json.RawMessage `json:"token"`

@@ -269,7 +269,7 @@ func isTokenChar(c byte) bool {
 // derived from the gateway serial (/info <sn>): for "envoy" the last 6
 // characters of the serial; for "installer" (and any other user) the
 // algorithm of sarnau/EnphaseEnergy passwordCalc.py, which pyenphase uses
-// (docs/envoy-local-api.md section 2.6).
+// (docs/envoy-api-notes.md section 4).
 func LegacyPassword(serial, user string) string {
 	serial = strings.TrimSpace(serial)
 	if user == "envoy" {

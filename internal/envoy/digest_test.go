@@ -380,7 +380,7 @@ func TestDigestUnanswerable(t *testing.T) {
 }
 
 // TestLegacyPassword checks known values (worked out with a Python
-// transliteration of docs/envoy-local-api.md section 2.6) and compares the
+// transliteration of docs/envoy-api-notes.md section 4) and compares the
 // implementation with a second one written here from the doc text, over
 // many serials.
 func TestLegacyPassword(t *testing.T) {

@@ -1,8 +1,8 @@
 package envoy
 
 // Legacy mode: gateways on firmware before 7 speak plain HTTP and protect
-// their endpoints with HTTP Digest (docs/envoy-local-api.md sections 2.2,
-// 2.5, 2.6). No token, no check_jwt, no cookie, and no keep-alive: fw 3.18.10
+// their endpoints with HTTP Digest (docs/envoy-api-notes.md sections 2,
+// 3, 4). No token, no check_jwt, no cookie, and no keep-alive: fw 3.18.10
 // resets a reused connection after the digest exchange.
 
 import (

@@ -17,7 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// The cloud half of the simulator: Flow A of envoy-local-api.md §1.1
+// The cloud half of the simulator: the token flow of docs/envoy-api-notes.md section 1
 // (Enlighten login.json, then Entrez /tokens), served on the gateway's own
 // listener so a test trusts one certificate for both.
 const (
@@ -147,7 +147,8 @@ const (
 	page403       = `<html><head><title>403 Forbidden</title></head><body><center><h1>403 Forbidden</h1></center></body></html>` + "\n"
 	page406       = `<html><head><title>406 Not Acceptable</title></head><body><center><h1>406 Not Acceptable</h1></center></body></html>` + "\n"
 	page429       = `<html><head><title>429 Too Many Requests</title></head><body><center><h1>429 Too Many Requests</h1></center></body></html>` + "\n"
-	page503       = `<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily Unavailable</h1></center></body></html>` + "\n"
+	page503       = `<html><head><title>503 Service Temporarily Unavailable</title></head><body><center><h1>503 Service Temporarily ` +
+		`Unavailable</h1></center></body></html>` + "\n"
 )
 
 // cloudRequest answers what every cloud endpoint refuses alike: another
@@ -185,7 +186,7 @@ func (s *Server) serveCloudLogin(w http.ResponseWriter, r *http.Request) {
 		badLogin(w)
 		return
 	}
-	// A Node-RED user got 406 without "the correct headers" (envoy-local-api.md §1.1).
+	// A Node-RED user got 406 without "the correct headers" (docs/envoy-api-notes.md section 1).
 	if !acceptsJSON(r) {
 		write(w, http.StatusNotAcceptable, "text/html", []byte(page406))
 		return
@@ -254,7 +255,7 @@ func (s *Server) serveCloudTokens(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Unauthorized: username does not match the session"})
 		return
 	case req.SerialNum != s.serial:
-		// Undocumented in reality (envoy-local-api.md §1.1); 403 is plausible.
+		// Undocumented in reality (docs/envoy-api-notes.md section 1); 403 is plausible.
 		writeJSON(w, http.StatusForbidden, map[string]any{"message": "Forbidden: gateway not linked to this account"})
 		return
 	}

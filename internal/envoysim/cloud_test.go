@@ -100,10 +100,41 @@ func TestCloudLogin(t *testing.T) {
 		wantCookie  bool
 		contains    string
 	}{
-		{name: "ok", contentType: form, body: loginForm(cloudEmail, cloudPassword), hdr: acceptJSON, wantCode: 200, wantCT: "application/json; charset=utf-8", wantSession: true, contains: `"manager_token":"eyJ`},
-		{name: "ok with trailing ? (pyenphase)", path: "/login/login.json?", contentType: form, body: loginForm(cloudEmail, cloudPassword), hdr: acceptJSON, wantCode: 200, wantSession: true},
-		{name: "ok multipart (curl -F)", contentType: mw.FormDataContentType(), body: multipartBody.String(), hdr: acceptJSON, wantCode: 200, wantSession: true},
-		{name: "ok Accept */*", contentType: form, body: loginForm(cloudEmail, cloudPassword), hdr: map[string]string{"Accept": "text/html, */*;q=0.1"}, wantCode: 200, wantSession: true},
+		{
+			name:        "ok",
+			contentType: form,
+			body:        loginForm(cloudEmail, cloudPassword),
+			hdr:         acceptJSON,
+			wantCode:    200,
+			wantCT:      "application/json; charset=utf-8",
+			wantSession: true,
+			contains:    `"manager_token":"eyJ`,
+		},
+		{
+			name:        "ok with trailing ? (pyenphase)",
+			path:        "/login/login.json?",
+			contentType: form,
+			body:        loginForm(cloudEmail, cloudPassword),
+			hdr:         acceptJSON,
+			wantCode:    200,
+			wantSession: true,
+		},
+		{
+			name:        "ok multipart (curl -F)",
+			contentType: mw.FormDataContentType(),
+			body:        multipartBody.String(),
+			hdr:         acceptJSON,
+			wantCode:    200,
+			wantSession: true,
+		},
+		{
+			name:        "ok Accept */*",
+			contentType: form,
+			body:        loginForm(cloudEmail, cloudPassword),
+			hdr:         map[string]string{"Accept": "text/html, */*;q=0.1"},
+			wantCode:    200,
+			wantSession: true,
+		},
 		{name: "second account", contentType: form, body: loginForm("installer@example.com", "pw2"), hdr: acceptJSON, wantCode: 200, wantSession: true},
 		{name: "no Accept: 406", contentType: form, body: loginForm(cloudEmail, cloudPassword), wantCode: 406},
 		{name: "wrong password", contentType: form, body: loginForm(cloudEmail, "nope"), hdr: acceptJSON, wantCode: 401, contains: "Invalid email or password"},
@@ -111,14 +142,62 @@ func TestCloudLogin(t *testing.T) {
 		{name: "unknown account", contentType: form, body: loginForm("x@example.com", cloudPassword), hdr: acceptJSON, wantCode: 401},
 		{name: "empty form", contentType: form, hdr: acceptJSON, wantCode: 401},
 		{name: "GET", method: http.MethodGet, hdr: acceptJSON, wantCode: 405},
-		{name: "mode ok", cloud: Cloud{Login: "ok"}, contentType: form, body: loginForm(cloudEmail, cloudPassword), hdr: acceptJSON, wantCode: 200, wantSession: true},
-		{name: "mode bad-credentials, right password", cloud: Cloud{Login: "bad-credentials"}, contentType: form, body: loginForm(cloudEmail, cloudPassword), hdr: acceptJSON, wantCode: 401},
-		{name: "mode mfa", cloud: Cloud{Login: "mfa"}, contentType: form, body: loginForm(cloudEmail, cloudPassword), hdr: acceptJSON, wantCode: 200, wantCookie: true, contains: `{"isBlocked":false,"success":true}`},
+		{
+			name:        "mode ok",
+			cloud:       Cloud{Login: "ok"},
+			contentType: form,
+			body:        loginForm(cloudEmail, cloudPassword),
+			hdr:         acceptJSON,
+			wantCode:    200,
+			wantSession: true,
+		},
+		{
+			name:        "mode bad-credentials, right password",
+			cloud:       Cloud{Login: "bad-credentials"},
+			contentType: form,
+			body:        loginForm(cloudEmail, cloudPassword),
+			hdr:         acceptJSON,
+			wantCode:    401,
+		},
+		{
+			name:        "mode mfa",
+			cloud:       Cloud{Login: "mfa"},
+			contentType: form,
+			body:        loginForm(cloudEmail, cloudPassword),
+			hdr:         acceptJSON,
+			wantCode:    200,
+			wantCookie:  true,
+			contains:    `{"isBlocked":false,"success":true}`,
+		},
 		{name: "mode mfa, wrong password", cloud: Cloud{Login: "mfa"}, contentType: form, body: loginForm(cloudEmail, "nope"), hdr: acceptJSON, wantCode: 401},
-		{name: "mode locked", cloud: Cloud{Login: "locked"}, contentType: form, body: loginForm(cloudEmail, cloudPassword), hdr: acceptJSON, wantCode: 200, wantCT: "text/html; charset=utf-8", contains: "<form action=\"/login/login\""},
-		{name: "mode throttled", cloud: Cloud{Login: "throttled"}, contentType: form, body: loginForm(cloudEmail, cloudPassword), hdr: acceptJSON, wantCode: 429},
+		{
+			name:        "mode locked",
+			cloud:       Cloud{Login: "locked"},
+			contentType: form,
+			body:        loginForm(cloudEmail, cloudPassword),
+			hdr:         acceptJSON,
+			wantCode:    200,
+			wantCT:      "text/html; charset=utf-8",
+			contains:    "<form action=\"/login/login\"",
+		},
+		{
+			name:        "mode throttled",
+			cloud:       Cloud{Login: "throttled"},
+			contentType: form,
+			body:        loginForm(cloudEmail, cloudPassword),
+			hdr:         acceptJSON,
+			wantCode:    429,
+		},
 		{name: "mode down", cloud: Cloud{Login: "down"}, contentType: form, body: loginForm(cloudEmail, cloudPassword), hdr: acceptJSON, wantCode: 503},
-		{name: "unknown mode", cloud: Cloud{Login: "sideways"}, contentType: form, body: loginForm(cloudEmail, cloudPassword), hdr: acceptJSON, wantCode: 500, contains: `unknown cloud login mode "sideways"`},
+		{
+			name:        "unknown mode",
+			cloud:       Cloud{Login: "sideways"},
+			contentType: form,
+			body:        loginForm(cloudEmail, cloudPassword),
+			hdr:         acceptJSON,
+			wantCode:    500,
+			contains:    `unknown cloud login mode "sideways"`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,19 +262,42 @@ func TestCloudTokens(t *testing.T) {
 	}{
 		{name: "ok raw", body: tokensBody(sid, testSerial, cloudEmail), wantCode: 200, wantCT: "text/plain; charset=utf-8",
 			wantAud: testSerial, wantRole: "owner", wantIat: 1700000000, wantExp: 1700000000 + 365*24*3600},
-		{name: "ok wrapped", cloud: Cloud{Form: "wrapped"}, body: tokensBody(sid, testSerial, cloudEmail), wantCode: 200, wantCT: "application/json; charset=utf-8",
-			contains: `"generation_time":1700000000`, wantAud: testSerial, wantRole: "owner", wantIat: 1700000000, wantExp: 1700000000 + 365*24*3600},
+		{
+			name:     "ok wrapped",
+			cloud:    Cloud{Form: "wrapped"},
+			body:     tokensBody(sid, testSerial, cloudEmail),
+			wantCode: 200,
+			wantCT:   "application/json; charset=utf-8",
+			contains: `"generation_time":1700000000`,
+			wantAud:  testSerial,
+			wantRole: "owner",
+			wantIat:  1700000000,
+			wantExp:  1700000000 + 365*24*3600,
+		},
 		{name: "installer 12h", cloud: Cloud{Role: "installer", Lifetime: 12 * time.Hour}, body: tokensBody(sid, testSerial, cloudEmail), wantCode: 200,
 			wantAud: testSerial, wantRole: "installer", wantIat: 1700000000, wantExp: 1700000000 + 12*3600},
 		{name: "expired an hour ago", cloud: Cloud{Expired: true, Lifetime: 12 * time.Hour}, body: tokensBody(sid, testSerial, cloudEmail), wantCode: 200,
 			wantAud: testSerial, wantRole: "owner", wantIat: 1700000000 - 13*3600, wantExp: 1700000000 - 3600},
 		{name: "other serial", cloud: Cloud{OtherSerial: "999999999999"}, body: tokensBody(sid, testSerial, cloudEmail), wantCode: 200,
 			wantAud: "999999999999", wantRole: "owner", wantIat: 1700000000, wantExp: 1700000000 + 365*24*3600},
-		{name: "html form", cloud: Cloud{Form: "html"}, body: tokensBody(sid, testSerial, cloudEmail), wantCode: 200, wantCT: "text/html; charset=utf-8", contains: "<html>"},
+		{
+			name:     "html form",
+			cloud:    Cloud{Form: "html"},
+			body:     tokensBody(sid, testSerial, cloudEmail),
+			wantCode: 200,
+			wantCT:   "text/html; charset=utf-8",
+			contains: "<html>",
+		},
 		{name: "garbage form", cloud: Cloud{Form: "garbage"}, body: tokensBody(sid, testSerial, cloudEmail), wantCode: 200, contains: "Error: something"},
 		{name: "down", cloud: Cloud{Tokens: "down"}, body: tokensBody(sid, testSerial, cloudEmail), wantCode: 503},
 		{name: "forbidden", cloud: Cloud{Tokens: "forbidden"}, body: tokensBody(sid, testSerial, cloudEmail), wantCode: 403},
-		{name: "unknown session", body: tokensBody("0123456789abcdef0123456789abcdef", testSerial, cloudEmail), wantCode: 401, wantCT: "application/json; charset=utf-8", contains: "invalid session"},
+		{
+			name:     "unknown session",
+			body:     tokensBody("0123456789abcdef0123456789abcdef", testSerial, cloudEmail),
+			wantCode: 401,
+			wantCT:   "application/json; charset=utf-8",
+			contains: "invalid session",
+		},
 		{name: "no session", body: tokensBody("", testSerial, cloudEmail), wantCode: 401},
 		{name: "another account's session", body: tokensBody(other, testSerial, cloudEmail), wantCode: 401, contains: "username does not match"},
 		{name: "wrong username", body: tokensBody(sid, testSerial, "x@example.com"), wantCode: 401},
@@ -250,17 +352,32 @@ func TestSimCloudEndpoint(t *testing.T) {
 	s, c, base := startSim(t, cloudOpts(Options{}))
 	ctl := base + "/__sim/cloud"
 
-	r := post(t, c, ctl, "application/json", `{"login":"mfa","tokens":"forbidden","form":"wrapped","role":"installer","lifetime":"12h","expired":true,"other_serial":"999"}`, nil)
+	r := post(
+		t,
+		c,
+		ctl,
+		"application/json",
+		`{"login":"mfa","tokens":"forbidden","form":"wrapped","role":"installer","lifetime":"12h","expired":true,"other_serial":"999"}`,
+		nil,
+	)
 	require.Equal(t, http.StatusNoContent, r.code, r.body)
 	want := Cloud{Login: "mfa", Tokens: "forbidden", Form: "wrapped", Role: "installer", Lifetime: 12 * time.Hour, Expired: true, OtherSerial: "999"}
 	require.Equal(t, want, s.Cloud())
 
 	r = do(t, c, http.MethodGet, ctl, nil)
 	require.Equal(t, http.StatusOK, r.code)
-	require.JSONEq(t, `{"login":"mfa","tokens":"forbidden","form":"wrapped","role":"installer","lifetime":"12h0m0s","expired":true,"other_serial":"999"}`, r.body)
+	require.JSONEq(
+		t,
+		`{"login":"mfa","tokens":"forbidden","form":"wrapped","role":"installer","lifetime":"12h0m0s","expired":true,"other_serial":"999"}`,
+		r.body,
+	)
 
 	// The behaviour applies to the next request.
-	require.Equal(t, http.StatusOK, post(t, c, base+"/login/login.json", "application/x-www-form-urlencoded", loginForm(cloudEmail, cloudPassword), acceptJSON).code)
+	require.Equal(
+		t,
+		http.StatusOK,
+		post(t, c, base+"/login/login.json", "application/x-www-form-urlencoded", loginForm(cloudEmail, cloudPassword), acceptJSON).code,
+	)
 
 	bad := []struct{ name, body, contains string }{
 		{"unknown field", `{"logn":"mfa"}`, "unknown field"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -18,14 +19,13 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
-
-	"crypto/tls"
 )
 
 const (
 	testSerial = "122301234567"
 	testInfo   = `<?xml version="1.0" encoding="UTF-8"?>
-<envoy_info><time>1700000000</time><device><sn>122301234567</sn><pn>800-00654-r08</pn><software>D8.2.4345</software><imeter>true</imeter></device><web-tokens>true</web-tokens></envoy_info>
+<envoy_info><time>1700000000</time><device><sn>122301234567</sn><pn>800-00654-r08</pn><software>D8.2.4345</software>` +
+		`<imeter>true</imeter></device><web-tokens>true</web-tokens></envoy_info>
 `
 	nginx401 = "<html><head><title>401 Authorization Required</title></head></html>"
 )
@@ -143,7 +143,14 @@ func TestHTTP(t *testing.T) {
 		{name: "info HEAD", method: http.MethodHead, path: "/info", wantCode: 200, wantCT: "text/xml"},
 		{name: "data without auth", path: "/production.json", wantCode: 401, wantCT: "text/html", wantBody: page401},
 		{name: "missing without auth is 401", path: "/nope", wantCode: 401, wantCT: "text/html"},
-		{name: "check_jwt good GET", path: "/auth/check_jwt", token: "good", wantCode: 200, wantCT: "text/html", wantBody: "<!DOCTYPE html><h2>Valid token.</h2>\n"},
+		{
+			name:     "check_jwt good GET",
+			path:     "/auth/check_jwt",
+			token:    "good",
+			wantCode: 200,
+			wantCT:   "text/html",
+			wantBody: "<!DOCTYPE html><h2>Valid token.</h2>\n",
+		},
 		{name: "check_jwt good POST", method: http.MethodPost, path: "/auth/check_jwt", token: "good", wantCode: 200, wantBody: validTokenMsg},
 		{name: "check_jwt installer", path: "/auth/check_jwt", token: "installer", wantCode: 200, wantBody: validTokenMsg},
 		{name: "check_jwt no token", path: "/auth/check_jwt", wantCode: 401, wantCT: "text/html", contains: "401 Authorization Required"},
@@ -152,12 +159,33 @@ func TestHTTP(t *testing.T) {
 		{name: "check_jwt other key", path: "/auth/check_jwt", token: "otherKey", wantCode: 401, contains: "401 Authorization Required"},
 		{name: "check_jwt garbage", path: "/auth/check_jwt", token: "garbage", wantCode: 401, contains: "401 Authorization Required"},
 		{name: "check_jwt PUT", method: http.MethodPut, path: "/auth/check_jwt", token: "good", wantCode: 405},
-		{name: "data good bearer", path: "/production.json", token: "good", wantCode: 200, wantCT: "application/json", wantBody: `{"production": [], "consumption": []}`},
+		{
+			name:     "data good bearer",
+			path:     "/production.json",
+			token:    "good",
+			wantCode: 200,
+			wantCT:   "application/json",
+			wantBody: `{"production": [], "consumption": []}`,
+		},
 		{name: "data expired", path: "/production.json", token: "expired", wantCode: 401, wantBody: page401},
 		{name: "data other serial", path: "/production.json", token: "otherSerial", wantCode: 401, wantBody: page401},
 		{name: "data garbage", path: "/production.json", token: "garbage", wantCode: 401, wantBody: page401},
-		{name: "details=1 falls back to production.json", path: "/production.json?details=1", token: "good", wantCode: 200, wantCT: "application/json", wantBody: `{"production": [], "consumption": []}`},
-		{name: "log content-type", path: "/ivp/meters/readings", token: "good", wantCode: 200, wantCT: "application/json; charset=utf-8", wantBody: `[{"eid": 1}]`},
+		{
+			name:     "details=1 falls back to production.json",
+			path:     "/production.json?details=1",
+			token:    "good",
+			wantCode: 200,
+			wantCT:   "application/json",
+			wantBody: `{"production": [], "consumption": []}`,
+		},
+		{
+			name:     "log content-type",
+			path:     "/ivp/meters/readings",
+			token:    "good",
+			wantCode: 200,
+			wantCT:   "application/json; charset=utf-8",
+			wantBody: `[{"eid": 1}]`,
+		},
 		{name: "log code 401 served with body", path: "/ivp/ensemble/inventory", token: "good", wantCode: 401, wantCT: "text/html", wantBody: nginx401},
 		{name: "log code 404", path: "/ivp/ss/pel_settings", token: "good", wantCode: 404, wantCT: "application/json"},
 		{name: "harness ivp_meters not JSON", path: "/ivp/meters", token: "good", wantCode: 401, wantCT: "text/html", wantBody: "Error: 401"},
@@ -165,7 +193,14 @@ func TestHTTP(t *testing.T) {
 		{name: "api_v1 ok", path: "/api/v1/production", token: "good", wantCode: 200, wantCT: "application/json"},
 		{name: "query in name", path: "/inventory.json?deleted=1", token: "good", wantCode: 200, wantBody: `[]`},
 		{name: "html sniff", path: "/home", token: "good", wantCode: 200, wantCT: "text/html"},
-		{name: "missing file", path: "/ivp/livedata/status", token: "good", wantCode: 404, wantCT: "application/json", wantBody: `{ "error" : "404 - Not Found" }`},
+		{
+			name:     "missing file",
+			path:     "/ivp/livedata/status",
+			token:    "good",
+			wantCode: 404,
+			wantCT:   "application/json",
+			wantBody: `{ "error" : "404 - Not Found" }`,
+		},
 		{name: "log files are not endpoints", path: "/info_log.json", token: "good", wantCode: 404},
 		{name: "root", path: "/", token: "good", wantCode: 404},
 		{name: "POST data", method: http.MethodPost, path: "/production.json", token: "good", wantCode: 405},
@@ -444,7 +479,10 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"no info", Options{Captures: fstest.MapFS{"production.json": {Data: []byte(`{}`)}}}},
 		{"info not XML", Options{Captures: fstest.MapFS{"info": {Data: []byte(`<envoy_info><device>`)}}}},
-		{"info without sn", Options{Captures: fstest.MapFS{"info": {Data: []byte(`<envoy_info><device><software>D8.2.4345</software></device></envoy_info>`)}}}},
+		{
+			"info without sn",
+			Options{Captures: fstest.MapFS{"info": {Data: []byte(`<envoy_info><device><software>D8.2.4345</software></device></envoy_info>`)}}},
+		},
 		{"negative latency", Options{Captures: testCaptures(), LatencyScale: -1}},
 	}
 	for _, tt := range tests {

@@ -19,7 +19,8 @@ const (
 	maxHang = 2 * time.Minute
 	// pageLogin is what the gateway serves instead of JSON when it wants a
 	// browser login (case T2).
-	pageLogin = `<!DOCTYPE html><html><head><title>Envoy</title></head><body><form action="/auth/login" method="post"><input name="username"><input type="password" name="password"><input type="submit" value="Log in"></form></body></html>` + "\n"
+	pageLogin = `<!DOCTYPE html><html><head><title>Envoy</title></head><body><form action="/auth/login" method="post"><input name="username"><input ` +
+		`type="password" name="password"><input type="submit" value="Log in"></form></body></html>` + "\n"
 )
 
 // faultMods are the changes window faults make to a captured answer.

@@ -11,9 +11,11 @@ import (
 const (
 	serverHeader  = "openresty/1.17.8.1"
 	validTokenMsg = "<!DOCTYPE html><h2>Valid token.</h2>\n"
-	page401       = `<html><head><title>401 Authorization Required</title></head><body><center><h1>401 Authorization Required</h1></center><hr><center>openresty/1.17.8.1</center><script>window.location.href="/home";</script></body></html>` + "\n"
-	page405       = `<html><head><title>405 Not Allowed</title></head><body><center><h1>405 Not Allowed</h1></center><hr><center>openresty/1.17.8.1</center></body></html>` + "\n"
-	body404       = `{ "error" : "404 - Not Found" }`
+	page401       = `<html><head><title>401 Authorization Required</title></head><body><center><h1>401 Authorization ` +
+		`Required</h1></center><hr><center>openresty/1.17.8.1</center><script>window.location.href="/home";</script></body></html>` + "\n"
+	page405 = `<html><head><title>405 Not Allowed</title></head><body><center><h1>405 Not ` +
+		`Allowed</h1></center><hr><center>openresty/1.17.8.1</center></body></html>` + "\n"
+	body404 = `{ "error" : "404 - Not Found" }`
 )
 
 // Handler serves the simulated gateway. It never redirects.

@@ -72,7 +72,7 @@ func (s *Server) LegacyPassword(user string) string {
 }
 
 // installerPassword follows sarnau/EnphaseEnergy passwordCalc.py
-// (emupwGetMobilePasswd), docs/envoy-local-api.md section 2.6.
+// (emupwGetMobilePasswd), docs/envoy-api-notes.md section 4.
 func installerPassword(serial string) string {
 	sum := md5.Sum([]byte("[e]installer@" + legacyRealm + "#" + serial + " EnPhAsE eNeRgY "))
 	digest := hex.EncodeToString(sum[:])

@@ -22,7 +22,10 @@ const legacySerial = "121400000042"
 func legacyCaptures() fstest.MapFS {
 	f := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
 	return fstest.MapFS{
-		"info":                            f(`<?xml version='1.0' encoding='UTF-8'?><envoy_info><time>1700000000</time><device><sn>` + legacySerial + `</sn><pn>800-00069-r05</pn><software>R3.9.36</software></device></envoy_info>`),
+		"info": f(
+			`<?xml version='1.0' encoding='UTF-8'?><envoy_info><time>1700000000</time><device><sn>` + legacySerial +
+				`</sn><pn>800-00069-r05</pn><software>R3.9.36</software></device></envoy_info>`,
+		),
 		"api_v1_production":               f(`{"wattHoursToday": 1, "wattsNow": 2}`),
 		"api_v1_production_inverters":     f(`[{"serialNumber": "1", "lastReportWatts": 3}]`),
 		"ivp_meters":                      f("Error: 401"),
@@ -114,7 +117,7 @@ func TestLegacyPasswords(t *testing.T) {
 		t.Errorf("admin password %q, want none", got)
 	}
 	// 121426016034 is 3.9.36's serial; the value comes from a Python
-	// transliteration of docs/envoy-local-api.md section 2.6.
+	// transliteration of docs/envoy-api-notes.md section 4.
 	if got := installerPassword("121426016034"); got != "B285db82" {
 		t.Errorf("installer password for 121426016034 = %q", got)
 	}
@@ -220,8 +223,13 @@ func TestLegacySim(t *testing.T) {
 			"unknown nonce, wrong password": testChallenge{"realm": legacyRealm, "nonce": "made-up"}.answer("envoy", "x", http.MethodGet, data, 1, "a"),
 			"short nc":                      strings.Replace(ch.answer("envoy", envoyPW, http.MethodGet, data, 1, "a"), "nc=00000001", "nc=1", 1),
 			"qop auth-int":                  strings.Replace(ch.answer("envoy", envoyPW, http.MethodGet, data, 1, "a"), "qop=auth", "qop=auth-int", 1),
-			"sha-256":                       strings.Replace(ch.answer("envoy", envoyPW, http.MethodGet, data, 1, "a"), "qop=auth", "algorithm=SHA-256, qop=auth", 1),
-			"garbage":                       `Digest username="envoy", realm="enphaseenergy.com", nonce="`,
+			"sha-256": strings.Replace(
+				ch.answer("envoy", envoyPW, http.MethodGet, data, 1, "a"),
+				"qop=auth",
+				"algorithm=SHA-256, qop=auth",
+				1,
+			),
+			"garbage": `Digest username="envoy", realm="enphaseenergy.com", nonce="`,
 		}
 		for name, auth := range bad {
 			r := get(data, auth)

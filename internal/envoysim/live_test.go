@@ -14,10 +14,14 @@ import (
 func TestLiveShiftsEveryTimestamp(t *testing.T) {
 	now := time.Unix(1800000000, 0)
 	fsys := fstest.MapFS{
-		"info":                        {Data: []byte("<envoy_info><time>1785603642</time><device><sn>122301234567</sn><software>D8.2.4345</software></device></envoy_info>")},
+		"info": {
+			Data: []byte("<envoy_info><time>1785603642</time><device><sn>122301234567</sn><software>D8.2.4345</software></device></envoy_info>"),
+		},
 		"api_v1_production_inverters": {Data: []byte(`[{"serialNumber":"1","lastReportDate":1785603335,"lastReportWatts":241,"maxReportWatts":297}]`)},
-		"production.json":             {Data: []byte(`{"production":[{"type":"eim","readingTime":1785603647,"wNow":2900.224,"whLifetime":14213068.001}],"storage":[{"readingTime":0}]}`)},
-		"broken":                      {Data: []byte(`{"readingTime":17856`)},
+		"production.json": {
+			Data: []byte(`{"production":[{"type":"eim","readingTime":1785603647,"wNow":2900.224,"whLifetime":14213068.001}],"storage":[{"readingTime":0}]}`),
+		},
+		"broken": {Data: []byte(`{"readingTime":17856`)},
 	}
 	s, err := New(Options{Captures: fsys, Live: true, Now: func() time.Time { return now }})
 	require.NoError(t, err)

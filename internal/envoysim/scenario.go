@@ -16,7 +16,7 @@ import (
 
 // A Scenario is a programme of faults, by path and by time, that the
 // simulator plays against its client: what real gateways and Enphase's cloud
-// do to their users (field-failures.md §4). Times are on the simulator's
+// do to their users (docs/field-cases.md). Times are on the simulator's
 // clock (Options.Now), so with a fast or manual clock a week of faults
 // passes in seconds.
 //
@@ -156,7 +156,11 @@ func LoadScenario(name string) (*Scenario, error) {
 	if errors.Is(err, fs.ErrNotExist) && !strings.ContainsAny(name, `/\`) {
 		data, err = builtinScenarios.ReadFile("scenarios/" + name + ".json")
 		if err != nil {
-			return nil, fmt.Errorf("scenario %q: no such file, and no built-in scenario of that name (built in: %s)", name, strings.Join(BuiltinScenarios(), ", "))
+			return nil, fmt.Errorf(
+				"scenario %q: no such file, and no built-in scenario of that name (built in: %s)",
+				name,
+				strings.Join(BuiltinScenarios(), ", "),
+			)
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("scenario: %w", err)

@@ -290,14 +290,23 @@ func TestFaultHangEndsWithTheClient(t *testing.T) {
 
 func TestCloudFaults(t *testing.T) {
 	clock := NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	sc, err := ParseScenario([]byte(`{"faults":[{"kind":"cloud_login","mode":"mfa","at":"1h","for":"1h"},{"kind":"cloud_tokens","mode":"down","at":"3h","for":"1h"}]}`))
+	sc, err := ParseScenario(
+		[]byte(`{"faults":[{"kind":"cloud_login","mode":"mfa","at":"1h","for":"1h"},{"kind":"cloud_tokens","mode":"down","at":"3h","for":"1h"}]}`),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s, c, base := startSim(t, cloudOpts(Options{Captures: testCaptures(), Now: clock.Now, Scenario: sc}))
 	session := login(t, c, base, cloudEmail, cloudPassword)
 	clock.Advance(time.Hour)
-	r := post(t, c, base+cloudLoginPath, "application/x-www-form-urlencoded", loginForm(cloudEmail, cloudPassword), map[string]string{"Accept": "application/json"})
+	r := post(
+		t,
+		c,
+		base+cloudLoginPath,
+		"application/x-www-form-urlencoded",
+		loginForm(cloudEmail, cloudPassword),
+		map[string]string{"Accept": "application/json"},
+	)
 	if !strings.Contains(r.body, `"isBlocked":false`) || strings.Contains(r.body, "session_id") {
 		t.Errorf("login with MFA on: %d %q", r.code, r.body)
 	}

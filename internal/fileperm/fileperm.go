@@ -53,8 +53,14 @@ func Dir(keys []string, dir string) string {
 	if len(keys) > 1 {
 		what = strings.Join(keys[:len(keys)-1], ", ") + " and " + what
 	}
-	return fmt.Sprintf("the directory %s holding %s is writable by every user (mode %04o): another user can put a file of their own there before the plugin writes it; fix: keep %s in a directory only telegraf's user can write, e.g. mkdir -m 700 /etc/telegraf/enphase",
-		dir, what, mode, what)
+	return fmt.Sprintf(
+		"the directory %s holding %s is writable by every user (mode %04o): another user can put a file of their own there before the plugin writes it; fix: keep "+
+			"%s in a directory only telegraf's user can write, e.g. mkdir -m 700 /etc/telegraf/enphase",
+		dir,
+		what,
+		mode,
+		what,
+	)
 }
 
 // Path is a file the configuration names, with its key.

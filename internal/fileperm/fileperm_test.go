@@ -19,9 +19,19 @@ func TestWarnings(t *testing.T) {
 		{name: "0600 in a 0700 directory", dirMode: 0o700, fileMode: 0o600},
 		{name: "missing file", dirMode: 0o700},
 		{name: "group-writable directory is the service's", dirMode: 0o770, fileMode: 0o600},
-		{name: "readable by others", dirMode: 0o700, fileMode: 0o644, want: []string{"token_file DIR/envoy.token has mode 0644: other users on this host can read or change it; fix: chmod 600 DIR/envoy.token"}},
+		{
+			name:     "readable by others",
+			dirMode:  0o700,
+			fileMode: 0o644,
+			want:     []string{"token_file DIR/envoy.token has mode 0644: other users on this host can read or change it; fix: chmod 600 DIR/envoy.token"},
+		},
 		{name: "group bits only", dirMode: 0o700, fileMode: 0o640, want: []string{"has mode 0640", "chmod 600 DIR/envoy.token"}},
-		{name: "world-writable directory", dirMode: 0o777, fileMode: 0o600, want: []string{"the directory DIR holding token_file is writable by every user (mode 0777)", "mkdir -m 700"}},
+		{
+			name:     "world-writable directory",
+			dirMode:  0o777,
+			fileMode: 0o600,
+			want:     []string{"the directory DIR holding token_file is writable by every user (mode 0777)", "mkdir -m 700"},
+		},
 		{name: "sticky like /tmp is still a risk", dirMode: 0o777 | os.ModeSticky, fileMode: 0o600, want: []string{"(mode 1777)"}},
 	}
 	for _, tt := range tests {
@@ -53,7 +63,11 @@ func TestWarnings(t *testing.T) {
 func TestWarningsOneDirectoryOnce(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.Chmod(dir, 0o777))
-	got := Warnings(Path{"token_file", filepath.Join(dir, "t")}, Path{"password_file", filepath.Join(dir, "p")}, Path{"tls_pin_file", filepath.Join(dir, "t.pin")})
+	got := Warnings(
+		Path{"token_file", filepath.Join(dir, "t")},
+		Path{"password_file", filepath.Join(dir, "p")},
+		Path{"tls_pin_file", filepath.Join(dir, "t.pin")},
+	)
 	require.Len(t, got, 1)
 	require.Contains(t, got[0], "holding token_file, password_file and tls_pin_file")
 }

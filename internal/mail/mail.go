@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"mime"
 	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
@@ -27,8 +28,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
+	"github.com/emersion/go-sasl"
 	"github.com/influxdata/telegraf/config"
 )
 
@@ -529,6 +530,9 @@ func certError(addr, host, caFile string, err error) error {
 }
 
 // chooseAuth picks PLAIN, or LOGIN when that is all the server offers.
+// go-sasl's clients send the credentials; whether the connection is safe for
+// them was decided by checkAuthTransport (net/smtp's PlainAuth would refuse
+// a loopback relay without TLS).
 func chooseAuth(cl *smtp.Client, user, pass string) (smtp.Auth, error) {
 	ok, list := cl.Extension("AUTH")
 	if !ok {
@@ -536,60 +540,28 @@ func chooseAuth(cl *smtp.Client, user, pass string) (smtp.Auth, error) {
 	}
 	mechs := strings.Fields(strings.ToUpper(list))
 	for _, m := range mechs {
-		if m == "PLAIN" {
-			return plainAuth{user, pass}, nil
+		if m == sasl.Plain {
+			return saslAuth{sasl.NewPlainClient("", user, pass)}, nil
 		}
 	}
 	for _, m := range mechs {
-		if m == "LOGIN" {
-			return &loginAuth{user: user, pass: pass}, nil
+		if m == sasl.Login {
+			return saslAuth{sasl.NewLoginClient(user, pass)}, nil
 		}
 	}
 	return nil, fmt.Errorf("server offers AUTH %s but neither PLAIN nor LOGIN", list)
 }
 
-// plainAuth is SASL PLAIN (RFC 4616). Unlike smtp.PlainAuth it leaves the
-// decision whether the connection is safe to checkAuthTransport.
-type plainAuth struct{ user, pass string }
+// saslAuth lets net/smtp drive a go-sasl client.
+type saslAuth struct{ c sasl.Client }
 
-func (a plainAuth) Start(*smtp.ServerInfo) (string, []byte, error) {
-	return "PLAIN", []byte("\x00" + a.user + "\x00" + a.pass), nil
-}
+func (a saslAuth) Start(*smtp.ServerInfo) (string, []byte, error) { return a.c.Start() }
 
-func (a plainAuth) Next(_ []byte, more bool) ([]byte, error) {
-	if more {
-		return nil, errors.New("unexpected challenge after AUTH PLAIN")
-	}
-	return nil, nil
-}
-
-// loginAuth is the obsolete but common LOGIN mechanism.
-type loginAuth struct {
-	user, pass string
-	step       int
-}
-
-func (a *loginAuth) Start(*smtp.ServerInfo) (string, []byte, error) {
-	return "LOGIN", nil, nil
-}
-
-func (a *loginAuth) Next(challenge []byte, more bool) ([]byte, error) {
+func (a saslAuth) Next(challenge []byte, more bool) ([]byte, error) {
 	if !more {
 		return nil, nil
 	}
-	a.step++
-	ch := strings.ToLower(string(challenge))
-	switch {
-	case strings.Contains(ch, "user"):
-		return []byte(a.user), nil
-	case strings.Contains(ch, "pass"):
-		return []byte(a.pass), nil
-	case a.step == 1:
-		return []byte(a.user), nil
-	case a.step == 2:
-		return []byte(a.pass), nil
-	}
-	return nil, errors.New("unexpected challenge in AUTH LOGIN")
+	return a.c.Next(challenge)
 }
 
 // redact removes secrets (and their base64 forms as sent in AUTH) from an
@@ -645,7 +617,13 @@ func buildMessage(from *netmail.Address, to []*netmail.Address, m Message, now t
 		tos[i] = a.String()
 	}
 	header("To", strings.Join(tos, ",\r\n "))
-	header("Subject", fold(len("Subject: "), encodeSubject(m.Subject)))
+	if subject := encodeSubject(m.Subject); strings.HasPrefix(subject, "=?") {
+		// An encoded-word may be 75 characters and its line at most 76:
+		// it starts on a line of its own.
+		b.WriteString("Subject:\r\n " + fold(1, subject) + "\r\n")
+	} else {
+		header("Subject", fold(len("Subject: "), subject))
+	}
 	header("Date", now.Format(time.RFC1123Z))
 	header("Message-ID", id)
 	header("MIME-Version", "1.0")
@@ -670,7 +648,8 @@ func buildMessage(from *netmail.Address, to []*netmail.Address, m Message, now t
 }
 
 // encodeSubject makes the subject one header line: control characters
-// become spaces, and non-ASCII text is RFC 2047 encoded.
+// become spaces, and non-ASCII text is RFC 2047 "Q" encoded (in words of at
+// most 75 characters, split between runes).
 func encodeSubject(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.Map(func(r rune) rune {
@@ -679,46 +658,7 @@ func encodeSubject(s string) string {
 		}
 		return r
 	}, s)
-	s = strings.TrimSpace(s)
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return qEncode(s)
-		}
-	}
-	return s
-}
-
-// qEncode renders s as RFC 2047 "Q" encoded-words separated by spaces (which
-// decoders drop), each short enough that "Subject: " and the word fit in
-// the 76 characters allowed for a line holding an encoded-word. Words break
-// only between runes.
-func qEncode(s string) string {
-	const prefix, suffix, maxWord = "=?utf-8?q?", "?=", 66
-	var words []string
-	var w strings.Builder
-	for _, r := range s {
-		var enc strings.Builder
-		var buf [utf8.UTFMax]byte
-		for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
-			switch {
-			case c == ' ':
-				enc.WriteByte('_')
-			case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!*+-/", c) >= 0:
-				enc.WriteByte(c)
-			default:
-				fmt.Fprintf(&enc, "=%02X", c)
-			}
-		}
-		if w.Len() > 0 && len(prefix)+w.Len()+enc.Len()+len(suffix) > maxWord {
-			words = append(words, prefix+w.String()+suffix)
-			w.Reset()
-		}
-		w.WriteString(enc.String())
-	}
-	if w.Len() > 0 {
-		words = append(words, prefix+w.String()+suffix)
-	}
-	return strings.Join(words, " ")
+	return mime.QEncoding.Encode("utf-8", strings.TrimSpace(s))
 }
 
 // fold breaks a header value at spaces so that lines stay within 78

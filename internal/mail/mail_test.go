@@ -153,6 +153,8 @@ func (s *srvSession) Reset()        { s.cur = received{} }
 func (s *srvSession) Logout() error { return nil }
 
 // loginServer is the server side of AUTH LOGIN (go-sasl has only a client).
+// Like Postfix and Dovecot it takes the user name from the initial response
+// ("AUTH LOGIN <user>", what go-sasl's client sends) or asks for it.
 type loginServer struct {
 	step  int
 	user  string
@@ -161,6 +163,9 @@ type loginServer struct {
 
 func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
 	l.step++
+	if l.step == 1 && len(resp) > 0 {
+		l.step++
+	}
 	switch l.step {
 	case 1:
 		return []byte("Username:"), false, nil

@@ -161,7 +161,7 @@ func TestWrongSerialNotStored(t *testing.T) {
 	require.Error(t, err, "nothing stored")
 }
 
-// TestBackoff covers A5 and problem 14: after a cloud failure no new cloud
+// TestBackoff covers A5 (retry storms lock accounts): after a cloud failure no new cloud
 // call happens until the backoff (5 min, doubling, at most 6 h) has passed,
 // and the old token stays.
 func TestBackoff(t *testing.T) {

@@ -54,7 +54,10 @@ func TestParseAccepts(t *testing.T) {
 		{name: "A3 Bearer prefix", in: "Bearer " + raw},
 		{name: "A3 lowercase bearer prefix with extra spaces and newline", in: "bearer   " + raw + "\n"},
 		{name: "A2 JSON wrapper from entrez-auth-token", in: `{"generation_time":1725364800,"token":"` + raw + `","expires_at":1756900800}`},
-		{name: "A2 JSON wrapper pretty-printed with CRLF", in: "{\r\n  \"generation_time\": 1725364800,\r\n  \"token\": \"" + raw + "\",\r\n  \"expires_at\": 1756900800\r\n}\r\n"},
+		{
+			name: "A2 JSON wrapper pretty-printed with CRLF",
+			in:   "{\r\n  \"generation_time\": 1725364800,\r\n  \"token\": \"" + raw + "\",\r\n  \"expires_at\": 1756900800\r\n}\r\n",
+		},
 		{name: "A3 JSON wrapper whose token has whitespace around it", in: `{"token":" ` + raw + `\n"}`},
 	}
 	for _, tt := range tests {
@@ -87,15 +90,27 @@ func TestParseRejects(t *testing.T) {
 		{name: "A2 JSON wrapper with empty token", in: `{"token":""}`, wantErr: []string{`without a "token" key`}},
 		{name: "A2 JSON wrapper with only whitespace token", in: `{"token":"  "}`, wantErr: []string{"token is empty"}},
 		{name: "A2 broken JSON wrapper", in: `{"token":"` + raw, wantErr: []string{"looks like JSON but does not parse"}},
-		{name: "A2 HTML body", in: "<!DOCTYPE html>\n<html><head><title>Enlighten</title></head><body>Sign in</body></html>", wantErr: []string{"HTML page, not a JWT"}},
+		{
+			name:    "A2 HTML body",
+			in:      "<!DOCTYPE html>\n<html><head><title>Enlighten</title></head><body>Sign in</body></html>",
+			wantErr: []string{"HTML page, not a JWT"},
+		},
 		{name: "A2 HTML body after blank lines", in: "\r\n\r\n<html><body>error</body></html>", wantErr: []string{"HTML page"}},
 		{name: "A2 error string", in: "Error: 401 Unauthorized", wantErr: []string{"(raw JWT) has 1 segment(s)", "3 separated by '.'"}},
-		{name: "A2 two segments, Not enough segments", in: raw[:strings.LastIndex(raw, ".")], wantErr: []string{"(raw JWT) has 2 segment(s)", "whole token was copied"}},
+		{
+			name:    "A2 two segments, Not enough segments",
+			in:      raw[:strings.LastIndex(raw, ".")],
+			wantErr: []string{"(raw JWT) has 2 segment(s)", "whole token was copied"},
+		},
 		{name: "A2 two segments in the JSON wrapper names the form", in: `{"token":"aaaa.bbbb"}`, wantErr: []string{"(JSON wrapper) has 2 segment(s)"}},
 		{name: "A2 four segments", in: raw + ".extra", wantErr: []string{"has 4 segment(s)"}},
 		{name: "A3 space inside", in: raw[:20] + " " + raw[20:], wantErr: []string{"contains whitespace inside it", "one line"}},
 		{name: "A3 line break inside", in: raw[:40] + "\n" + raw[40:], wantErr: []string{"contains whitespace inside it"}},
-		{name: "A3 CRLF inside the JSON wrapper token", in: `{"token":"` + raw[:40] + `\r\n` + raw[40:] + `"}`, wantErr: []string{"(JSON wrapper) contains whitespace"}},
+		{
+			name:    "A3 CRLF inside the JSON wrapper token",
+			in:      `{"token":"` + raw[:40] + `\r\n` + raw[40:] + `"}`,
+			wantErr: []string{"(JSON wrapper) contains whitespace"},
+		},
 		{name: "A2 three segments of garbage", in: "not.a.jwt", wantErr: []string{"(raw JWT) is not a valid JWT"}},
 		{name: "A1 no exp", in: sign(t, noExp), wantErr: []string{"no exp claim"}},
 		{name: "E4 no aud", in: sign(t, noAud), wantErr: []string{"no aud claim", "gateway serial"}},

@@ -28,7 +28,7 @@ const fixturesEnv = "ENPHASE_FIXTURES"
 func TestConformance(t *testing.T) {
 	root := os.Getenv(fixturesEnv)
 	if root == "" {
-		t.Skipf("%s is not set: point it at a folder of captures (CI uses ../shared/pyenphase-fixtures)", fixturesEnv)
+		t.Skipf("%s is not set: point it at a folder of captures", fixturesEnv)
 	}
 	dirs, err := os.ReadDir(root)
 	require.NoError(t, err)

@@ -274,7 +274,7 @@ func gridState(d envoy.EnsembleDevice) string {
 // /ivp/ensemble/inventory (IQ System Controller / Enpower, IQ Meter Collar,
 // IQ Combiner 6C, and types this release does not know, case P15) to
 // enphase_system_controller, tagged with the device type. Systems without an
-// Enpower (many EU IQ Battery installs, problem 25) simply have no such
+// Enpower (many EU IQ Battery installs, case P14) simply have no such
 // point; a device with nothing to report (C6 RGM) writes none.
 func addSystemControllers(acc telegraf.Accumulator, serial string, inv envoy.EnsembleInventory, now time.Time) {
 	for _, g := range inv {

@@ -192,7 +192,7 @@ func TestEnsembleCases(t *testing.T) {
 		},
 		{
 			id:   "iq_battery_3t_no_enpower",
-			what: "problem 25: one IQ Battery 3T and no Enpower",
+			what: "P14: one IQ Battery 3T and no Enpower",
 			want: []telegraf.Metric{
 				eBattery("100000000021", eFields{
 					"temperature_c": 29.0, "admin_state": "ENCHG_STATE_READY", "status": "envoy.global.ok,prop.done",

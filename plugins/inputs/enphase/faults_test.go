@@ -20,7 +20,7 @@ import (
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoysim"
 )
 
-// Each test names the field-failures.md case ids it covers.
+// Each test names the case ids (docs/field-cases.md) it covers.
 
 const page401 = `<html><head><title>401 Authorization Required</title></head><body><h1>401 Authorization Required</h1><script>window.location.href="/login.html";</script></body></html>`
 

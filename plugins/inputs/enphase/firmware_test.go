@@ -41,7 +41,7 @@ func (s *swapFS) set(name, body string) {
 
 // TestFirmwareChangeReprobes: /info is re-read every info_interval; a new
 // firmware opens a new session and probes again the endpoints the old one
-// lacked (problem 3: firmware pushes change endpoints).
+// lacked (case T10: firmware pushes change endpoints).
 func TestFirmwareChangeReprobes(t *testing.T) {
 	files := map[string]*fstest.MapFile{}
 	deviceData := overlay(t, nil).(fstest.MapFS)["ivp_pdm_device_data"].Data
