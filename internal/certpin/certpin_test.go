@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -337,7 +336,7 @@ func TestPinFileOldFormatR11(t *testing.T) {
 
 	// Not a regular file: refused at once.
 	require.NoError(t, os.Remove(path))
-	require.NoError(t, syscall.Mkfifo(path, 0o600))
+	require.NoError(t, mkfifo(path))
 	_, err = ReadFile(path)
 	require.ErrorAs(t, err, &fe)
 	require.ErrorContains(t, err, "not a regular file")

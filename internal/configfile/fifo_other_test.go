@@ -1,0 +1,8 @@
+//go:build !unix
+
+package configfile
+
+import "errors"
+
+// mkfifo fails where there are no named pipes.
+func mkfifo(string) error { return errors.New("no named pipes on this system") }
