@@ -11,7 +11,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
@@ -23,15 +22,6 @@ import (
 // Each test names the field-failures.md case ids it covers.
 
 const page401 = `<html><head><title>401 Authorization Required</title></head><body><h1>401 Authorization Required</h1><script>window.location.href="/login.html";</script></body></html>`
-
-// measurements counts the metrics of each name.
-func measurements(ms []telegraf.Metric) map[string]int {
-	out := map[string]int{}
-	for _, m := range ms {
-		out[m.Name()]++
-	}
-	return out
-}
 
 func errorStrings(acc *testutil.Accumulator) string {
 	var b strings.Builder

@@ -8,7 +8,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
@@ -111,13 +110,4 @@ func TestServerErrorRereadsInfo(t *testing.T) {
 	require.NoError(t, e.Gather(&acc))
 	require.Equal(t, 2, sim.Stats().Requests[envoy.PathInfo])
 	require.NotZero(t, measurements(acc.GetTelegrafMetrics())["enphase_production"])
-}
-
-func field2(ms []telegraf.Metric, name, key string) (any, bool) {
-	for _, m := range ms {
-		if m.Name() == name {
-			return m.GetField(key)
-		}
-	}
-	return nil, false
 }

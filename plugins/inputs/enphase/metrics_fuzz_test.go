@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
-	parsers_influx "github.com/influxdata/telegraf/plugins/parsers/influx"
 	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 
@@ -54,7 +53,7 @@ type fuzzSite struct {
 }
 
 // loadFuzzSite decodes, for each endpoint, the first capture that has it
-// (testdata/batteries-v11 has them all): a site with CTs and batteries.
+// (testcases/batteries-v11 has them all): a site with CTs and batteries.
 func loadFuzzSite(tb testing.TB) fuzzSite {
 	tb.Helper()
 	var s fuzzSite
@@ -293,7 +292,7 @@ var jsonNumberRE = regexp.MustCompile(`([:\[,]\s*)-?\d+(?:\.\d+)?(?:[eE][+-]?\d+
 var readmeFieldRE = regexp.MustCompile(`((?:[a-z][a-z0-9_]*, )*[a-z][a-z0-9_]*) \((float|integer|string)\b`)
 
 // fieldTypes is the type of every field, as the README's Metrics section
-// documents it; the golden files (testdata/*/expected.out) must agree with
+// documents it; the golden files (testcases/*/expected.out) must agree with
 // it. A field name has one type in every measurement.
 func fieldTypes(tb testing.TB) map[string]string {
 	tb.Helper()
@@ -319,12 +318,12 @@ func fieldTypes(tb testing.TB) map[string]string {
 	if len(types) < 50 {
 		tb.Fatalf("README.md: only %d fields found in the Metrics section: has its format changed?", len(types))
 	}
-	goldens, err := filepath.Glob(filepath.Join(testdataDir, "*", "expected.out"))
+	goldens, err := filepath.Glob(filepath.Join(testcasesDir, "*", "expected.out"))
 	if err != nil || len(goldens) == 0 {
-		tb.Fatalf("no golden file in %s (%v)", testdataDir, err)
+		tb.Fatalf("no golden file in %s (%v)", testcasesDir, err)
 	}
 	for _, g := range goldens {
-		for _, m := range parseGolden(tb, g) {
+		for _, m := range parseLines(tb, g) {
 			for _, fl := range m.FieldList() {
 				if got := goType(fl.Value); types[fl.Key] != got {
 					tb.Fatalf("%s: %s %s is %s, README.md says %q", g, m.Name(), fl.Key, got, types[fl.Key])
@@ -333,22 +332,4 @@ func fieldTypes(tb testing.TB) map[string]string {
 		}
 	}
 	return types
-}
-
-// parseGolden reads a golden file's line protocol.
-func parseGolden(tb testing.TB, path string) []telegraf.Metric {
-	tb.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &parsers_influx.Parser{}
-	if err := p.Init(); err != nil {
-		tb.Fatal(err)
-	}
-	ms, err := p.Parse(b)
-	if err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	return ms
 }
