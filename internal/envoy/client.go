@@ -36,22 +36,10 @@ const (
 	PathInverters     = "/api/v1/production/inverters"
 )
 
-// CaptureEndpoints lists what 'get --all' saves for a bug report: what the
-// plugin reads today plus the endpoints later features read, so one capture
-// lets us replay a user's gateway. Slow pages (/home, /production) are left out.
-func CaptureEndpoints() []string {
-	return []string{
-		PathInfo, PathProduction, "/production.json", PathMeters, PathMeterReadings,
-		"/api/v1/production", PathInverters, PathDeviceData,
-		"/ivp/ensemble/inventory", "/ivp/ensemble/power", "/ivp/ensemble/secctrl",
-		"/ivp/ensemble/status", "/ivp/ensemble/dry_contacts", "/ivp/ss/dry_contact_settings",
-		"/ivp/ensemble/generator", "/admin/lib/tariff", "/ivp/livedata/status",
-	}
-}
-
-// maxBody bounds what we read from the gateway; the largest real bodies
-// (device_data of 50 devices) are well under 1 MiB.
-const maxBody = 16 << 20
+// MaxBody bounds what is read of one answer unless the caller gives its
+// own bound (GetLimit); the largest real bodies (device_data of 50 devices)
+// are well under 1 MiB.
+const MaxBody = 16 << 20
 
 // TokenSource yields the current token; it is asked before every request so a
 // token renewed on disk by cron is picked up without a restart.
@@ -153,9 +141,9 @@ type Response struct {
 func (c *Client) Info(ctx context.Context) (Info, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, err := c.do(ctx, PathInfo, "", "")
+	r, err := c.do(ctx, PathInfo, "", "", MaxBody)
 	if err == nil && r.Status == http.StatusNotFound {
-		r, err = c.do(ctx, "/info.xml", "", "")
+		r, err = c.do(ctx, "/info.xml", "", "", MaxBody)
 	}
 	if err != nil {
 		return Info{}, err
@@ -170,7 +158,7 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 func (c *Client) GetPublic(ctx context.Context, path string) (Response, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.do(ctx, path, "", "")
+	return c.do(ctx, path, "", "", MaxBody)
 }
 
 // Get fetches an authenticated endpoint and returns the response whatever its
@@ -178,10 +166,19 @@ func (c *Client) GetPublic(ctx context.Context, path string) (Response, error) {
 // check_jwt again and retry once. In legacy mode it answers the gateway's
 // digest challenge instead (see getLegacy).
 func (c *Client) Get(ctx context.Context, path string) (Response, error) {
+	return c.GetLimit(ctx, path, MaxBody)
+}
+
+// GetLimit is Get reading at most limit bytes of the body (MaxBody when
+// limit is 0 or less): an endpoint's own bound.
+func (c *Client) GetLimit(ctx context.Context, path string, limit int64) (Response, error) {
+	if limit <= 0 {
+		limit = MaxBody
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.legacy != nil {
-		return c.getLegacy(ctx, path)
+		return c.getLegacy(ctx, path, limit)
 	}
 	tok, err := c.tokens.Token()
 	if err != nil {
@@ -196,7 +193,7 @@ func (c *Client) Get(ctx context.Context, path string) (Response, error) {
 		}
 		fresh = true
 	}
-	r, err := c.do(ctx, path, c.bearer(tok), c.session)
+	r, err := c.do(ctx, path, c.bearer(tok), c.session, limit)
 	if err != nil || r.Status != http.StatusUnauthorized || fresh {
 		return r, err
 	}
@@ -205,7 +202,7 @@ func (c *Client) Get(ctx context.Context, path string) (Response, error) {
 	if err := c.checkJWT(ctx, tok); err != nil {
 		return Response{}, err
 	}
-	return c.do(ctx, path, c.bearer(tok), c.session)
+	return c.do(ctx, path, c.bearer(tok), c.session, limit)
 }
 
 // CheckJWT validates the current token on the gateway and opens a session.
@@ -246,7 +243,7 @@ func (c *Client) bearer(tok token.Token) string {
 func (c *Client) checkJWT(ctx context.Context, tok token.Token) error {
 	c.checks.Add(1)
 	c.session, c.sessionToken = "", ""
-	r, err := c.do(ctx, PathCheckJWT, "Bearer "+tok.Raw, "")
+	r, err := c.do(ctx, PathCheckJWT, "Bearer "+tok.Raw, "", MaxBody)
 	if err != nil {
 		return err
 	}
@@ -269,7 +266,7 @@ func (c *Client) checkJWT(ctx context.Context, tok token.Token) error {
 	return nil
 }
 
-func (c *Client) do(ctx context.Context, path, authorization, session string) (Response, error) {
+func (c *Client) do(ctx context.Context, path, authorization, session string, limit int64) (Response, error) {
 	// A caller's deadline sooner than ours (the gather's) gets the blame.
 	var callerLimit time.Duration
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < c.timeout {
@@ -297,7 +294,7 @@ func (c *Client) do(ctx context.Context, path, authorization, session string) (R
 		return Response{}, c.transportError(path, err, callerLimit)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	r := Response{Path: path, Status: resp.StatusCode, Header: resp.Header, Body: body, Duration: time.Since(start)}
 	if err != nil {
 		return r, c.transportError(path, err, callerLimit)

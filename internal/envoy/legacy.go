@@ -78,7 +78,7 @@ func (l *legacyState) adopt(ch DigestChallenge) {
 // answering a challenge), else the 401 response itself: fw < 7 refuses some
 // endpoints with valid credentials (/production on 4.10.35 and 5.0.62,
 // /ivp/meters on 3.18.10), with a Digest challenge. Caller holds c.mu.
-func (c *Client) getLegacy(ctx context.Context, path string) (Response, error) {
+func (c *Client) getLegacy(ctx context.Context, path string, limit int64) (Response, error) {
 	l := c.legacy
 	u, err := url.Parse(c.base.String() + path)
 	if err != nil {
@@ -92,7 +92,7 @@ func (c *Client) getLegacy(ctx context.Context, path string) (Response, error) {
 	}
 	answered := false // answered a challenge received during this call
 	for {
-		r, err := c.do(ctx, path, auth, "")
+		r, err := c.do(ctx, path, auth, "", limit)
 		if err != nil {
 			return r, err
 		}

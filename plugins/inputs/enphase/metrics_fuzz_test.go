@@ -21,22 +21,15 @@ import (
 )
 
 // fuzzEndpoints are the bodies FuzzMetrics mutates, by index: the fuzzer's
-// first argument picks one, the others come from the captures.
-var fuzzEndpoints = []string{
-	envoy.PathProduction,
-	envoy.PathMeterReadings,
-	envoy.PathMeters,
-	envoy.PathInverters,
-	envoy.PathDeviceData,
-	envoy.PathEnsembleInventory,
-	envoy.PathEnsemblePower,
-	envoy.PathEnsembleSecCtrl,
-	envoy.PathEnsembleDryContacts,
-	envoy.PathDryContactSettings,
-	envoy.PathEnsembleGenerator,
-	envoy.PathTariff,
-	envoy.PathSummary,
-}
+// first argument picks one, the others come from the captures. They are the
+// endpoints table's, in its order.
+var fuzzEndpoints = func() []string {
+	out := make([]string, len(endpoints))
+	for i, ep := range endpoints {
+		out[i] = ep.path
+	}
+	return out
+}()
 
 // fuzzSite is the rest of a gateway, decoded from captures, that the fuzzed
 // body is mapped together with.
@@ -226,6 +219,15 @@ func FuzzMetrics(f *testing.F) {
 				return
 			}
 			addSummary(&acc, serial, s, now)
+		case envoy.PathGeneratorConfig:
+			// Read for whether a generator is configured: no metric of its own.
+			var g envoy.GeneratorConfig
+			if !decode(&g) {
+				return
+			}
+			_ = g.Configured()
+		default:
+			t.Fatalf("FuzzMetrics does not map %s: add it to the switch", path)
 		}
 
 		for _, m := range acc.GetTelegrafMetrics() {
