@@ -41,7 +41,7 @@ func get(args []string, env Env) int {
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	r, err := e.Get(ctx, path)
+	r, err := enphase.NewService(e).Get(ctx, path)
 	if err != nil {
 		log.Errorf("%v", err)
 		return exitFail
@@ -81,7 +81,7 @@ func getAll(ctx context.Context, e *enphase.Enphase, dir string, env Env, log *e
 	}
 	failed := 0
 	for _, path := range enphase.CaptureEndpoints() {
-		r, err := e.Get(ctx, path)
+		r, err := enphase.NewService(e).Get(ctx, path)
 		if err != nil {
 			log.Warnf("%s: %v", path, err)
 			failed++

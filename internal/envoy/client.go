@@ -1,7 +1,7 @@
 // Package envoy is the client for an Enphase Envoy / IQ Gateway's local API
 // (firmware 7 and 8): HTTPS, a JWT checked once on /auth/check_jwt, then the
 // sessionId cookie, one request at a time because the gateway is a weak device.
-// Firmware before 7 is read in legacy mode (Config.Legacy, legacy.go): plain
+// Firmware before 7 is read in legacy mode (a *LegacyAuth as Config.Auth, legacy.go): plain
 // HTTP with Digest authentication.
 package envoy
 
@@ -47,16 +47,35 @@ type TokenSource interface {
 	Token() (token.Token, error)
 }
 
+// Auth is how a client authenticates, chosen when it is built: TokenAuth
+// for firmware 7 and later, *LegacyAuth (HTTP Digest) before 7. A client
+// never changes its strategy; a gateway that turns out to need the other
+// one gets a new client.
+type Auth interface {
+	// scheme is the URL scheme the strategy speaks.
+	scheme() string
+}
+
+// TokenAuth authenticates with the gateway's JWT, asked of Tokens before
+// every request, checked once on /auth/check_jwt, then the sessionId cookie.
+type TokenAuth struct {
+	Tokens TokenSource
+}
+
+func (TokenAuth) scheme() string { return "https" }
+
+// scheme: legacy mode speaks plain http, with no keep-alive, no token,
+// check_jwt or cookie.
+func (*LegacyAuth) scheme() string { return "http" }
+
 // Config configures a Client.
 type Config struct {
 	URL     *url.URL
 	TLS     *tls.Config
 	Timeout time.Duration // per request
-	Tokens  TokenSource   // unused in legacy mode
-	// Legacy, when set, selects legacy mode for firmware before 7: requests
-	// go to URL as given (http://), answered with HTTP Digest for these
-	// credentials; no token, check_jwt or cookie; no keep-alive.
-	Legacy *LegacyAuth
+	// Auth is the authentication strategy; nil reads public endpoints only
+	// (/info).
+	Auth Auth
 }
 
 // Client talks to one gateway. It is safe for concurrent use; requests are
@@ -78,6 +97,17 @@ type Client struct {
 
 // New builds a client. It does no I/O.
 func New(cfg Config) *Client {
+	base := cfg.URL
+	legacy, _ := cfg.Auth.(*LegacyAuth)
+	var tokens TokenSource = noTokens{}
+	if ta, ok := cfg.Auth.(TokenAuth); ok && ta.Tokens != nil {
+		tokens = ta.Tokens
+	}
+	if legacy != nil && base.Scheme != legacy.scheme() {
+		u := *base
+		u.Scheme = legacy.scheme()
+		base = &u
+	}
 	tr := &http.Transport{
 		Proxy:                 nil, // the gateway is on the LAN; a proxy would only add a hop
 		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -88,13 +118,13 @@ func New(cfg Config) *Client {
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout,
 		// fw 3.18.10 resets a reused connection after the digest exchange.
-		DisableKeepAlives: cfg.Legacy != nil,
+		DisableKeepAlives: legacy != nil,
 	}
 	return &Client{
-		base:    cfg.URL,
+		base:    base,
 		timeout: cfg.Timeout,
-		tokens:  cfg.Tokens,
-		legacy:  newLegacyState(cfg.Legacy),
+		tokens:  tokens,
+		legacy:  newLegacyState(legacy),
 		http: &http.Client{
 			Transport: tr,
 			// Missing endpoints can redirect to error pages and http:// to
@@ -102,6 +132,13 @@ func New(cfg Config) *Client {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
+}
+
+// noTokens is the token source of a client given no authentication.
+type noTokens struct{}
+
+func (noTokens) Token() (token.Token, error) {
+	return token.Token{}, errors.New("no token configured: firmware 7 and later need token_file and an https:// url")
 }
 
 // Host is the gateway's address as configured, for messages.

@@ -31,7 +31,7 @@ func NewLegacyAuth(serial, user string) *LegacyAuth {
 }
 
 // Legacy reports whether the gateway runs firmware before 7, i.e. wants
-// plain HTTP and Digest authentication (Config.Legacy) instead of a token.
+// plain HTTP and Digest authentication (a *LegacyAuth) instead of a token.
 func (i Info) Legacy() bool { return !i.Version.AtLeast(7, 0, 0) }
 
 // ErrLegacyNoJWT is returned by CheckJWT and CheckToken in legacy mode:

@@ -75,10 +75,10 @@ var endpoints = []endpoint{
 			switch {
 			case ok:
 				st.meters = *v.(*[]envoy.Meter)
-				g.reschedule(tierMeters, g.e.InfoInterval)
-			case g.e.isDropped(envoy.PathMeters, g.now):
+				g.reschedule(tierMeters, g.p.every.info)
+			case g.p.isDropped(envoy.PathMeters, g.now):
 				st.meters = nil
-				g.reschedule(tierMeters, g.e.ReprobeInterval)
+				g.reschedule(tierMeters, g.p.every.reprobe)
 			}
 		},
 	},
@@ -90,7 +90,7 @@ var endpoints = []endpoint{
 				return
 			}
 			prod := v.(*envoy.Production)
-			g.e.addProduction(g.acc, g.serial, *prod, phaseCount(g.st.meters), g.now)
+			g.p.addProduction(g.acc, g.serial, *prod, phaseCount(g.st.meters), g.now)
 			addACBatteries(g.acc, g.serial, prod.Storage, g.now)
 			for _, sto := range prod.Storage {
 				if sto.ActiveCount.Valid && sto.ActiveCount.V > 0 {
@@ -122,12 +122,12 @@ var endpoints = []endpoint{
 			case !ok:
 				// A gateway without an ensemble (404) is done until the next
 				// probe; after another failure, try again next gather.
-				if g.e.isDropped(envoy.PathEnsembleInventory, g.now) {
-					g.reschedule(tierEnsemble, g.e.EnsembleInterval)
+				if g.p.isDropped(envoy.PathEnsembleInventory, g.now) {
+					g.reschedule(tierEnsemble, g.p.every.ensemble)
 				}
 			case len(*v.(*envoy.EnsembleInventory)) == 0:
 				// No ensemble devices: ask again at the next probe, not every minute.
-				g.reschedule(tierEnsemble, g.e.ReprobeInterval)
+				g.reschedule(tierEnsemble, g.p.every.reprobe)
 			default:
 				inv := v.(*envoy.EnsembleInventory)
 				g.inventory = inv
@@ -135,7 +135,7 @@ var endpoints = []endpoint{
 					g.st.batteries = true
 				}
 				addSystemControllers(g.acc, g.serial, *inv, g.now)
-				g.reschedule(tierEnsemble, g.e.EnsembleInterval)
+				g.reschedule(tierEnsemble, g.p.every.ensemble)
 			}
 		},
 	},
@@ -172,7 +172,7 @@ var endpoints = []endpoint{
 			if ok {
 				g.st.contactSettings = *v.(*envoy.DryContactSettings)
 			}
-			g.reschedule(tierEnsembleConfig, g.e.InfoInterval)
+			g.reschedule(tierEnsembleConfig, g.p.every.info)
 		},
 	},
 	{
@@ -183,7 +183,7 @@ var endpoints = []endpoint{
 			if ok {
 				g.st.generatorCfg = *v.(*envoy.GeneratorConfig)
 			}
-			g.reschedule(tierEnsembleConfig, g.e.InfoInterval)
+			g.reschedule(tierEnsembleConfig, g.p.every.info)
 		},
 	},
 	{
@@ -213,7 +213,7 @@ var endpoints = []endpoint{
 		use: func(g *gatherRun, v any, ok bool) {
 			if ok {
 				addTariff(g.acc, g.serial, *v.(*envoy.Tariff), g.now)
-				g.reschedule(tierTariff, g.e.TariffInterval)
+				g.reschedule(tierTariff, g.p.every.tariff)
 			}
 		},
 	},
@@ -232,7 +232,7 @@ var endpoints = []endpoint{
 			}
 			if g.covered != nil && !detail.Capped() {
 				g.invertersDone = true
-				g.reschedule(tierInverters, g.e.InvertersInterval)
+				g.reschedule(tierInverters, g.p.every.inverters)
 			}
 		},
 	},
@@ -244,7 +244,7 @@ var endpoints = []endpoint{
 			// On failure, try again next gather rather than a whole interval later.
 			if ok {
 				addInverters(g.acc, g.serial, *v.(*[]envoy.Inverter), g.covered, g.st.lastReport, g.now)
-				g.reschedule(tierInverters, g.e.InvertersInterval)
+				g.reschedule(tierInverters, g.p.every.inverters)
 			}
 		},
 	},

@@ -49,11 +49,12 @@ func TestFirmwareChangeReprobes(t *testing.T) {
 	capture := &swapFS{files: base}
 	sim, url := startSim(t, capture)
 	clk := newClock()
-	e := newPlugin(t, sim, url, clk)
+	e := New()
 	// Longer than the test: only the firmware change can bring the endpoint back.
 	e.ReprobeInterval = config.Duration(24 * time.Hour)
 	var log testutil.CaptureLogger
 	e.Log = &log
+	initPlugin(t, sim, url, clk, e)
 	var acc testutil.Accumulator
 	require.NoError(t, e.Gather(&acc))
 	require.Equal(t, 1, sim.Stats().Requests[envoy.PathDeviceData])

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -12,7 +14,63 @@ import (
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/certpin"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
 )
+
+// poller reads one gateway: it holds the client, what the gathers remember
+// (state) and when each tier is due, and turns the endpoints table into
+// requests and metrics. The Telegraf adapter (Enphase) builds it in Init.
+type poller struct {
+	log    telegraf.Logger
+	now    func() time.Time
+	ctx    context.Context // the plugin's: cancelled by Stop
+	host   string          // as configured, for messages before /info
+	serial string          // the configured serial, "" when not set
+	every  intervals
+	// base is what every client is built from; its Auth is the token's, and
+	// switchAuth builds the digest one for firmware before 7.
+	base           envoy.Config
+	legacyUser     string
+	legacyPassword *config.Secret
+	tokens         *tokenManager // nil without a token (an http:// url)
+
+	cur    atomic.Pointer[envoy.Client] // swapped by switchAuth, read by renewals
+	legacy bool                         // the gateway runs firmware before 7
+
+	stateMu sync.Mutex // guards state.info, read by name from other goroutines
+	state   state
+}
+
+// intervals are the tiers' settings.
+type intervals struct {
+	info, reprobe, ensemble, tariff, inverters config.Duration
+}
+
+// client is the current client of the gateway.
+func (p *poller) client() *envoy.Client { return p.cur.Load() }
+
+// setClient replaces the client, closing the old one's idle connections.
+func (p *poller) setClient(c *envoy.Client) {
+	if old := p.cur.Swap(c); old != nil {
+		old.Close()
+	}
+}
+
+// CheckToken validates t on the gateway, for the renewer: whatever client
+// the firmware needs at the time (renew.Checker).
+func (p *poller) CheckToken(ctx context.Context, t token.Token) error {
+	return p.client().CheckToken(ctx, t)
+}
+
+// name identifies the gateway in messages: its serial once known, else its address.
+func (p *poller) name() string {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	if p.state.info != nil {
+		return "envoy " + p.state.info.Serial
+	}
+	return "envoy at " + p.host
+}
 
 // state is what a gateway's gathers remember between runs.
 type state struct {
@@ -35,7 +93,7 @@ type state struct {
 // gatherRun is one gather: what the endpoints read so far tells the later
 // ones whether they are wanted.
 type gatherRun struct {
-	e      *Enphase
+	p      *poller
 	st     *state
 	acc    telegraf.Accumulator
 	now    time.Time
@@ -73,8 +131,8 @@ func (s *gatherStats) fail(err error) {
 // ErrUnreadable wraps the reason a gateway yielded no data at all.
 var ErrUnreadable = errors.New("gateway could not be read")
 
-func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time.Time) error {
-	st := &e.state
+func (p *poller) gather(ctx context.Context, acc telegraf.Accumulator, now time.Time) error {
+	st := &p.state
 	if st.counters == nil {
 		st.counters = counters{}
 	}
@@ -84,27 +142,27 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 	if st.next == nil {
 		st.next = make(map[tier]time.Time)
 	}
-	g := &gatherRun{e: e, st: st, acc: acc, now: now, requests: e.client.Requests(), next: make(map[tier]time.Time)}
+	g := &gatherRun{p: p, st: st, acc: acc, now: now, requests: p.client().Requests(), next: make(map[tier]time.Time)}
 
-	info, err := e.refreshInfo(ctx, now)
+	info, err := p.refreshInfo(ctx, now)
 	if err != nil {
 		if certpin.Refusal(err) != nil && st.info != nil {
 			// The gateway is known: its health point still says it failed.
 			g.info, g.serial = *st.info, st.info.Serial
-			return e.finish(g, err)
+			return p.finish(g, err)
 		}
-		return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
+		return fmt.Errorf("%w: %s: %w", ErrUnreadable, p.name(), err)
 	}
 	g.info, g.serial = info, info.Serial
 	// Firmware 7 and later want a token, which never travels over plain
 	// http: every gather says so, with the fix, rather than one log line.
-	if !e.legacy && e.base.URL.Scheme == "http" {
-		return e.finish(g, fmt.Errorf("the gateway runs firmware %s, which needs a token over https: set url = %q and token_file (see the README, 'Getting a token')",
-			info.Firmware, httpsURL(e.base.URL)))
+	if !p.legacy && p.base.URL.Scheme == "http" {
+		return p.finish(g, fmt.Errorf("the gateway runs firmware %s, which needs a token over https: set url = %q and token_file (see the README, 'Getting a token')",
+			info.Firmware, httpsURL(p.base.URL)))
 	}
-	if !e.legacy {
-		if _, err := e.currentToken(acc, info.Serial, now); err != nil {
-			return e.finish(g, err)
+	if !p.legacy {
+		if _, err := p.tokens.current(acc, info.Serial, now); err != nil {
+			return p.finish(g, err)
 		}
 	}
 
@@ -114,13 +172,13 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 			continue
 		}
 		v := ep.target()
-		err := e.fetch(ctx, ep, now, v)
+		err := p.fetch(ctx, ep, now, v)
 		switch {
 		case err == nil:
 			g.stats.ok++
 		case errors.Is(err, errDropped):
 		case futile(ctx, err) != nil:
-			return e.finish(g, err)
+			return p.finish(g, err)
 		default:
 			g.stats.fail(err)
 		}
@@ -129,13 +187,13 @@ func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time
 	for t, at := range g.next {
 		st.next[t] = at
 	}
-	return e.finish(g, nil)
+	return p.finish(g, nil)
 }
 
 // due reports whether ep is read in this gather: its firmware, its tier's
 // schedule and what the endpoints before it read.
 func (g *gatherRun) due(ep *endpoint) bool {
-	if ep.firmware == before7 && !g.e.legacy {
+	if ep.firmware == before7 && !g.p.legacy {
 		return false
 	}
 	if ep.tier != tierGather && g.now.Before(g.st.next[ep.tier]) {
@@ -150,27 +208,27 @@ func (g *gatherRun) due(ep *endpoint) bool {
 // one, or the gather ran out of time. What was read before it is kept; only
 // a gather that read nothing is "could not be read", except that a refused
 // token or certificate always fails the gather.
-func (e *Enphase) finish(g *gatherRun, fatal error) error {
+func (p *poller) finish(g *gatherRun, fatal error) error {
 	var auth *envoy.AuthError
 	if fatal != nil {
-		if e.ctx.Err() != nil {
+		if p.ctx.Err() != nil {
 			// Stopping: not an error worth a line in Telegraf's log.
-			return fmt.Errorf("%s: %w", e.Name(), context.Canceled)
+			return fmt.Errorf("%s: %w", p.name(), context.Canceled)
 		}
 		if errors.As(fatal, &auth) {
-			e.onAuthRejected(g.serial)
+			p.tokens.onAuthRejected(g.serial)
 		}
 		g.stats.fail(fatal)
 	}
-	e.emitGateway(g.acc, g.info, g.now, e.client.Requests()-g.requests, g.stats)
+	p.emitGateway(g.acc, g.info, g.now, p.client().Requests()-g.requests, g.stats)
 	if fatal != nil && (g.stats.ok == 0 || auth != nil || certpin.Refusal(fatal) != nil) {
-		return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), fatal)
+		return fmt.Errorf("%w: %s: %w", ErrUnreadable, p.name(), fatal)
 	}
 	for _, err := range g.stats.errs {
-		g.acc.AddError(fmt.Errorf("%s: %w", e.Name(), err))
+		g.acc.AddError(fmt.Errorf("%s: %w", p.name(), err))
 	}
 	if g.stats.ok == 0 && g.stats.failed > 0 {
-		return fmt.Errorf("%w: %s: every endpoint failed", ErrUnreadable, e.Name())
+		return fmt.Errorf("%w: %s: every endpoint failed", ErrUnreadable, p.name())
 	}
 	return nil
 }
@@ -191,72 +249,65 @@ func futile(ctx context.Context, err error) error {
 
 // refreshInfo reads /info when it is due: at start, every info_interval, and
 // after errors, to catch reboots and firmware pushes.
-func (e *Enphase) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, error) {
-	st := &e.state
+func (p *poller) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, error) {
+	st := &p.state
 	if st.info != nil && now.Before(st.infoNext) {
 		return *st.info, nil
 	}
-	info, err := e.client.Info(ctx)
+	info, err := p.client().Info(ctx)
 	if err != nil {
 		return envoy.Info{}, err
 	}
-	if err := e.checkSerial(info); err != nil {
+	if err := p.checkSerial(info); err != nil {
 		return envoy.Info{}, err
 	}
-	if info.Legacy() != e.legacy {
-		e.switchAuth(info)
+	if info.Legacy() != p.legacy {
+		p.switchAuth(info)
 	}
 	if st.info != nil && st.info.Firmware != info.Firmware {
-		e.Log.Infof("envoy %s: firmware changed from %s to %s; probing endpoints again", info.Serial, st.info.Firmware, info.Firmware)
+		p.log.Infof("envoy %s: firmware changed from %s to %s; probing endpoints again", info.Serial, st.info.Firmware, info.Firmware)
 		st.dropped = nil
 		// Every tier but the inverters' is read again at once.
 		st.next = map[tier]time.Time{tierInverters: st.next[tierInverters]}
-		e.client.ResetSession()
+		p.client().ResetSession()
 	}
-	e.stateMu.Lock()
+	p.stateMu.Lock()
 	st.info = &info
-	e.stateMu.Unlock()
-	st.infoNext = now.Add(time.Duration(e.InfoInterval))
+	p.stateMu.Unlock()
+	st.infoNext = now.Add(time.Duration(p.every.info))
 	return info, nil
 }
 
-func (e *Enphase) isDropped(path string, now time.Time) bool {
-	until, ok := e.state.dropped[path]
+func (p *poller) isDropped(path string, now time.Time) bool {
+	until, ok := p.state.dropped[path]
 	return ok && now.Before(until)
 }
 
 // checkSerial refuses a gateway other than the configured one (case E4).
-func (e *Enphase) checkSerial(info envoy.Info) error {
-	if e.Serial != "" && info.Serial != e.Serial {
-		return fmt.Errorf("the gateway at %s has serial %s, not the configured serial %s: check url (a DHCP change?) or serial", e.client.Host(), info.Serial, e.Serial)
+func (p *poller) checkSerial(info envoy.Info) error {
+	if p.serial != "" && info.Serial != p.serial {
+		return fmt.Errorf("the gateway at %s has serial %s, not the configured serial %s: check url (a DHCP change?) or serial", p.client().Host(), info.Serial, p.serial)
 	}
 	return nil
 }
 
-// switchAuth rebuilds the client for the gateway's firmware: digest
+// switchAuth gives the gateway a client for its firmware: digest
 // authentication over plain http before 7, the token over https from 7 on.
-func (e *Enphase) switchAuth(info envoy.Info) {
-	cfg := e.base
-	e.legacy = info.Legacy()
-	if e.legacy {
-		u := *cfg.URL
-		u.Scheme = "http"
-		cfg.URL = &u
-		auth := envoy.NewLegacyAuth(info.Serial, e.LegacyUser)
-		if e.LegacyPassword != "" {
-			auth.Password = e.LegacyPassword
+func (p *poller) switchAuth(info envoy.Info) {
+	cfg := p.base
+	p.legacy = info.Legacy()
+	if p.legacy {
+		auth := envoy.NewLegacyAuth(info.Serial, p.legacyUser)
+		if !p.legacyPassword.Empty() {
+			// Init checked that it reads.
+			auth.Password, _ = secret(p.legacyPassword)
 		}
-		cfg.Legacy = auth
-		e.Log.Infof("envoy %s: firmware %s is before 7: reading it over http with the %s user", info.Serial, info.Firmware, auth.User)
+		cfg.Auth = auth
+		p.log.Infof("envoy %s: firmware %s is before 7: reading it over http with the %s user", info.Serial, info.Firmware, auth.User)
 	}
 	// From firmware 7 over an http:// url, every gather fails saying what to
 	// change (see gather).
-	old := e.client
-	e.client = envoy.New(cfg)
-	old.Close()
-	if e.tok.renewer != nil {
-		e.tok.renewer.Check = e.client
-	}
+	p.setClient(envoy.New(cfg))
 }
 
 // errDropped marks an endpoint skipped because the gateway lacks it.
@@ -264,13 +315,13 @@ var errDropped = errors.New("endpoint dropped")
 
 // fetch gets and decodes one endpoint, dropping optional ones the gateway
 // lacks until reprobe_interval has passed.
-func (e *Enphase) fetch(ctx context.Context, ep *endpoint, now time.Time, v any) error {
-	st := &e.state
+func (p *poller) fetch(ctx context.Context, ep *endpoint, now time.Time, v any) error {
+	st := &p.state
 	path := ep.path
-	if e.isDropped(path, now) {
+	if p.isDropped(path, now) {
 		return errDropped
 	}
-	r, err := e.client.GetLimit(ctx, path, ep.maxBody)
+	r, err := p.client().GetLimit(ctx, path, ep.maxBody)
 	if err == nil {
 		err = envoy.Decode(r, v)
 	}
@@ -282,35 +333,35 @@ func (e *Enphase) fetch(ctx context.Context, ep *endpoint, now time.Time, v any)
 	if errors.As(err, &se) {
 		missing := se.Status == http.StatusNotFound
 		refused := se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden
-		if missing || (refused && (ep.optional || e.legacy)) {
-			return e.drop(path, now, err)
+		if missing || (refused && (ep.optional || p.legacy)) {
+			return p.drop(path, now, err)
 		}
 		if se.Status >= 500 {
-			e.state.infoNext = time.Time{} // a reboot or update may be under way
+			p.state.infoNext = time.Time{} // a reboot or update may be under way
 		}
 		return err
 	}
 	var te *envoy.TransportError
 	if errors.As(err, &te) {
-		e.state.infoNext = time.Time{}
+		p.state.infoNext = time.Time{}
 	}
 	// Firmware before 7 answers unknown JSON paths with an HTML page and a
 	// 200 (captures 3.7.0, 3.8.10): the endpoint is missing there.
 	var be *envoy.BodyError
-	if e.legacy && errors.As(err, &be) && be.HTML {
-		return e.drop(path, now, err)
+	if p.legacy && errors.As(err, &be) && be.HTML {
+		return p.drop(path, now, err)
 	}
 	return err
 }
 
 // drop stops asking for path until reprobe_interval has passed.
-func (e *Enphase) drop(path string, now time.Time, why error) error {
-	st := &e.state
+func (p *poller) drop(path string, now time.Time, why error) error {
+	st := &p.state
 	if st.dropped == nil {
 		st.dropped = make(map[string]time.Time)
 	}
-	st.dropped[path] = now.Add(time.Duration(e.ReprobeInterval))
-	e.Log.Infof("%s: %s; not asking again for %s", e.Name(), why, time.Duration(e.ReprobeInterval))
+	st.dropped[path] = now.Add(time.Duration(p.every.reprobe))
+	p.log.Infof("%s: %s; not asking again for %s", p.name(), why, time.Duration(p.every.reprobe))
 	return errDropped
 }
 

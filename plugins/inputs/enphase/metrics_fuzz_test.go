@@ -114,9 +114,7 @@ func FuzzMetrics(f *testing.F) {
 			return envoy.Decode(envoy.Response{Path: path, Status: http.StatusOK, Body: body}, v) == nil
 		}
 		var acc testutil.Accumulator
-		e := New()
-		e.Log = testutil.Logger{Quiet: true}
-		e.state.counters = counters{}
+		e := mappingPoller(testutil.Logger{Quiet: true})
 		last := map[string]envoy.Epoch{}
 
 		switch path {

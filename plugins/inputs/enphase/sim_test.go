@@ -64,7 +64,9 @@ func initPlugin(t *testing.T, sim *envoysim.Server, url string, clk *clock, e *E
 		e.Timeout = config.Duration(5 * time.Second)
 		e.GatherTimeout = config.Duration(10 * time.Second)
 	}
-	e.Log = testutil.Logger{}
+	if e.Log == nil {
+		e.Log = testutil.Logger{}
+	}
 	if clk != nil {
 		e.now = clk.Now
 	}
