@@ -79,11 +79,12 @@ type Enphase struct {
 	Email                *mail.Config    `toml:"email"`
 
 	Log telegraf.Logger `toml:"-"`
-	// ConfigFile and Position (1, 2, ...; 0 when the file has no other
+
+	// configFile and position (1, 2, ...; 0 when the file has no other
 	// table) locate this table, for the commands messages suggest
-	// (--config FILE --gateway N); set by the command line.
-	ConfigFile string `toml:"-"`
-	Position   int    `toml:"-"`
+	// (--config FILE --gateway N); set by LoadFile.
+	configFile string
+	position   int
 
 	gw     *poller       // reads the gateway; built by Init
 	tokens *tokenManager // nil without a token (an http:// url)

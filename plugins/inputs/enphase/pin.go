@@ -80,17 +80,17 @@ func (e *Enphase) clock() time.Time {
 
 // command is a telegraf-enphase command line for this gateway, for messages.
 func (e *Enphase) command(sub string) string {
-	cfg := e.ConfigFile
+	cfg := e.configFile
 	if cfg == "" {
 		cfg = "FILE"
 	}
 	cmd := "telegraf-enphase " + sub + " --config " + cfg
 	switch {
-	case e.Position == 0:
+	case e.position == 0:
 	case e.Serial != "":
 		cmd += " --gateway " + e.Serial
 	default:
-		cmd += fmt.Sprintf(" --gateway %d", e.Position)
+		cmd += fmt.Sprintf(" --gateway %d", e.position)
 	}
 	return cmd
 }

@@ -43,7 +43,7 @@ func pinnedPlugin(t *testing.T, sim *envoysim.Server, url, dir, pin string) (*En
 	e.Username = account
 	e.Password = config.NewSecret([]byte(password))
 	e.EnlightenURL, e.EntrezURL = url, url
-	e.ConfigFile = "/etc/telegraf/telegraf.d/enphase.conf"
+	e.configFile = "/etc/telegraf/telegraf.d/enphase.conf"
 	e.Timeout = config.Duration(5 * time.Second)
 	e.GatherTimeout = config.Duration(10 * time.Second)
 	log := &testutil.CaptureLogger{}
@@ -201,7 +201,7 @@ func TestAcceptCommandInMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("T7 "+tt.want, func(t *testing.T) {
-			e := &Enphase{ConfigFile: tt.file, Position: tt.position, Serial: tt.serial}
+			e := &Enphase{configFile: tt.file, position: tt.position, Serial: tt.serial}
 			require.Equal(t, tt.want, e.command("pin --accept"))
 		})
 	}

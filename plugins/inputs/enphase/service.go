@@ -3,7 +3,11 @@ package enphase
 import (
 	"context"
 	"errors"
+	"path/filepath"
 
+	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/configfile"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/renew"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
@@ -15,6 +19,36 @@ import (
 // Telegraf calls.
 type Service struct {
 	e *Enphase
+}
+
+// LoadFile reads the gateways of a configuration file and initialises
+// them, for the command line; every problem names the file, line and key.
+// Each gateway knows the file and its position in it, for the commands its
+// messages suggest (--config FILE --gateway N).
+func LoadFile(path string, log telegraf.Logger) (*Gateways, error) {
+	tables, err := configfile.Load(path, "enphase", New)
+	if err != nil {
+		return nil, err
+	}
+	set := &Gateways{Log: log}
+	// Messages name the file in commands to run, from wherever Telegraf runs.
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	for i, t := range tables {
+		e := t.Value
+		e.Log = log
+		e.configFile = abs
+		if len(tables) > 1 {
+			e.position = i + 1
+		}
+		if err := e.Init(); err != nil {
+			return nil, t.Errorf(path, "enphase", "%v", err)
+		}
+		set.List = append(set.List, e)
+	}
+	return set, nil
 }
 
 // NewService serves the gateway of e, which Init has set up.
