@@ -45,7 +45,10 @@ const (
 	minInvertersInterval = 5 * time.Minute
 )
 
-// Enphase reads one gateway.
+// Enphase is the Telegraf input for one gateway: its settings (the TOML
+// keys) and what Telegraf calls (Init, Gather, Stop). Init builds the poller
+// that reads the gateway and the token manager that keeps its token; the
+// command line's operations are Service's.
 type Enphase struct {
 	URL       string        `toml:"url"`
 	TokenFile string        `toml:"token_file"`
@@ -220,7 +223,8 @@ func (e *Enphase) Init() error {
 // TLS settings; an error names the key to fix.
 func (e *Enphase) tlsConfig() (*tls.Config, error) {
 	if e.Enable != nil && !*e.Enable {
-		return nil, &ConfigError{Key: "tls_enable", Reason: "cannot be false: firmware 7 and later speak only https (an http:// url reads firmware before 7 without TLS): remove tls_enable"}
+		return nil, &ConfigError{Key: "tls_enable",
+			Reason: "cannot be false: firmware 7 and later speak only https (an http:// url reads firmware before 7 without TLS): remove tls_enable"}
 	}
 	cfg, err := e.ClientConfig.TLSConfig()
 	if err != nil {
