@@ -250,6 +250,15 @@ var endpoints = []endpoint{
 	},
 }
 
+// lastOfTier is the index of each tier's last row in endpoints.
+var lastOfTier = func() map[tier]int {
+	out := make(map[tier]int)
+	for i, ep := range endpoints {
+		out[ep.tier] = i
+	}
+	return out
+}()
+
 // captureOnly are endpoints 'get --all' saves beyond those the plugin
 // reads: what later features read, so one capture lets us replay a user's
 // gateway. Slow pages (/home, /production) are left out.

@@ -102,8 +102,9 @@ type gatherRun struct {
 	stats  gatherStats
 	// requests is the client's count when the gather began.
 	requests int64
-	// next holds the tiers' next reads, applied when the gather ends without
-	// a fatal error: a tier cut short is tried again next gather.
+	// next holds the tiers' next reads, each applied once the tier's last
+	// row has run: a tier cut short by a fatal error is tried again at the
+	// next gather, one read whole keeps its time.
 	next map[tier]time.Time
 
 	enabledMeters map[int64]envoy.Meter
@@ -168,24 +169,23 @@ func (p *poller) gather(ctx context.Context, acc telegraf.Accumulator, now time.
 
 	for i := range endpoints {
 		ep := &endpoints[i]
-		if !g.due(ep) {
-			continue
+		if g.due(ep) {
+			v := ep.target()
+			err := p.fetch(ctx, ep, now, v)
+			switch {
+			case err == nil:
+				g.stats.ok++
+			case errors.Is(err, errDropped):
+			case futile(ctx, err) != nil:
+				return p.finish(g, err)
+			default:
+				g.stats.fail(err)
+			}
+			ep.use(g, v, err == nil)
 		}
-		v := ep.target()
-		err := p.fetch(ctx, ep, now, v)
-		switch {
-		case err == nil:
-			g.stats.ok++
-		case errors.Is(err, errDropped):
-		case futile(ctx, err) != nil:
-			return p.finish(g, err)
-		default:
-			g.stats.fail(err)
+		if at, ok := g.next[ep.tier]; ok && lastOfTier[ep.tier] == i {
+			st.next[ep.tier] = at
 		}
-		ep.use(g, v, err == nil)
-	}
-	for t, at := range g.next {
-		st.next[t] = at
 	}
 	return p.finish(g, nil)
 }
