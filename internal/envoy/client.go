@@ -84,12 +84,10 @@ type Client struct {
 	base    *url.URL
 	http    *http.Client
 	timeout time.Duration
-	tokens  TokenSource
-	legacy  *legacyState // nil unless legacy mode; guarded by mu
+	auth    authenticator // the Auth strategy's state; guarded by mu
+	digest  bool          // legacy mode (a *LegacyAuth)
 
-	mu           sync.Mutex // one request at a time per gateway
-	session      string     // sessionId cookie value; a secret
-	sessionToken string     // the token the session was opened with
+	mu sync.Mutex // one request at a time per gateway
 
 	requests atomic.Int64
 	checks   atomic.Int64
@@ -99,9 +97,15 @@ type Client struct {
 func New(cfg Config) *Client {
 	base := cfg.URL
 	legacy, _ := cfg.Auth.(*LegacyAuth)
-	var tokens TokenSource = noTokens{}
-	if ta, ok := cfg.Auth.(TokenAuth); ok && ta.Tokens != nil {
-		tokens = ta.Tokens
+	var auth authenticator
+	if legacy != nil {
+		auth = newLegacyState(legacy)
+	} else {
+		var tokens TokenSource = noTokens{}
+		if ta, ok := cfg.Auth.(TokenAuth); ok && ta.Tokens != nil {
+			tokens = ta.Tokens
+		}
+		auth = &tokenSession{tokens: tokens}
 	}
 	if legacy != nil && base.Scheme != legacy.scheme() {
 		u := *base
@@ -123,8 +127,8 @@ func New(cfg Config) *Client {
 	return &Client{
 		base:    base,
 		timeout: cfg.Timeout,
-		tokens:  tokens,
-		legacy:  newLegacyState(legacy),
+		auth:    auth,
+		digest:  legacy != nil,
 		http: &http.Client{
 			Transport: tr,
 			// Missing endpoints can redirect to error pages and http:// to
@@ -157,10 +161,7 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // and that the credentials worked), e.g. after a firmware change.
 func (c *Client) ResetSession() {
 	c.mu.Lock()
-	c.session, c.sessionToken = "", ""
-	if c.legacy != nil {
-		c.legacy.reset()
-	}
+	c.auth.reset()
 	c.mu.Unlock()
 }
 
@@ -201,7 +202,7 @@ func (c *Client) GetPublic(ctx context.Context, path string) (Response, error) {
 // Get fetches an authenticated endpoint and returns the response whatever its
 // status, after the session dance: check_jwt once, then the cookie; on a 401,
 // check_jwt again and retry once. In legacy mode it answers the gateway's
-// digest challenge instead (see getLegacy).
+// digest challenge instead (see legacyState.get).
 func (c *Client) Get(ctx context.Context, path string) (Response, error) {
 	return c.GetLimit(ctx, path, MaxBody)
 }
@@ -214,46 +215,70 @@ func (c *Client) GetLimit(ctx context.Context, path string, limit int64) (Respon
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.legacy != nil {
-		return c.getLegacy(ctx, path, limit)
-	}
-	tok, err := c.tokens.Token()
+	return c.auth.get(ctx, c, path, limit)
+}
+
+// authenticator is the client's side of its Auth strategy: it
+// authenticates a request and keeps what it learns between requests. Its
+// methods run with Client.mu held.
+type authenticator interface {
+	get(ctx context.Context, c *Client, path string, limit int64) (Response, error)
+	// check validates t (nil: the current token) on the gateway and opens a session.
+	check(ctx context.Context, c *Client, t *token.Token) error
+	reset()
+}
+
+// tokenSession is TokenAuth's state: the session the last check_jwt opened.
+type tokenSession struct {
+	tokens       TokenSource
+	session      string // sessionId cookie value; a secret
+	sessionToken string // the token the session was opened with
+}
+
+func (s *tokenSession) reset() { s.session, s.sessionToken = "", "" }
+
+func (s *tokenSession) get(ctx context.Context, c *Client, path string, limit int64) (Response, error) {
+	tok, err := s.tokens.Token()
 	if err != nil {
 		return Response{}, &AuthError{Host: c.base.Host, Reason: err.Error()}
 	}
 	fresh := false
 	// sessionToken is set only by a successful check_jwt, with or without a
 	// cookie, so a gateway that sets none is not checked on every request.
-	if c.sessionToken != tok.Raw {
-		if err := c.checkJWT(ctx, tok); err != nil {
+	if s.sessionToken != tok.Raw {
+		if err := s.checkJWT(ctx, c, tok); err != nil {
 			return Response{}, err
 		}
 		fresh = true
 	}
-	r, err := c.do(ctx, path, c.bearer(tok), c.session, limit)
+	r, err := c.do(ctx, path, s.bearer(tok), s.session, limit)
 	if err != nil || r.Status != http.StatusUnauthorized || fresh {
 		return r, err
 	}
 	// The session may have ended (reboot, idle timeout): renew it once.
-	c.session, c.sessionToken = "", ""
-	if err := c.checkJWT(ctx, tok); err != nil {
+	s.reset()
+	if err := s.checkJWT(ctx, c, tok); err != nil {
 		return Response{}, err
 	}
-	return c.do(ctx, path, c.bearer(tok), c.session, limit)
+	return c.do(ctx, path, s.bearer(tok), s.session, limit)
+}
+
+func (s *tokenSession) check(ctx context.Context, c *Client, t *token.Token) error {
+	if t == nil {
+		tok, err := s.tokens.Token()
+		if err != nil {
+			return &AuthError{Host: c.base.Host, Reason: err.Error()}
+		}
+		t = &tok
+	}
+	return s.checkJWT(ctx, c, *t)
 }
 
 // CheckJWT validates the current token on the gateway and opens a session.
 func (c *Client) CheckJWT(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.legacy != nil {
-		return ErrLegacyNoJWT
-	}
-	tok, err := c.tokens.Token()
-	if err != nil {
-		return &AuthError{Host: c.base.Host, Reason: err.Error()}
-	}
-	return c.checkJWT(ctx, tok)
+	return c.auth.check(ctx, c, nil)
 }
 
 // CheckToken validates t on the gateway, e.g. a freshly minted token before
@@ -262,24 +287,21 @@ func (c *Client) CheckJWT(ctx context.Context) error {
 func (c *Client) CheckToken(ctx context.Context, t token.Token) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.legacy != nil {
-		return ErrLegacyNoJWT
-	}
-	return c.checkJWT(ctx, t)
+	return c.auth.check(ctx, c, &t)
 }
 
 // bearer returns the Authorization value to send: none once a session cookie
 // exists, because the gateway checks a JWT at a cost and the cookie suffices.
-func (c *Client) bearer(tok token.Token) string {
-	if c.session != "" {
+func (s *tokenSession) bearer(tok token.Token) string {
+	if s.session != "" {
 		return ""
 	}
 	return "Bearer " + tok.Raw
 }
 
-func (c *Client) checkJWT(ctx context.Context, tok token.Token) error {
+func (s *tokenSession) checkJWT(ctx context.Context, c *Client, tok token.Token) error {
 	c.checks.Add(1)
-	c.session, c.sessionToken = "", ""
+	s.reset()
 	r, err := c.do(ctx, PathCheckJWT, "Bearer "+tok.Raw, "", MaxBody)
 	if err != nil {
 		return err
@@ -295,11 +317,11 @@ func (c *Client) checkJWT(ctx context.Context, tok token.Token) error {
 	}
 	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
 		if ck.Name == "sessionId" && ck.Value != "" {
-			c.session = ck.Value
+			s.session = ck.Value
 		}
 	}
 	// Without a cookie we keep sending the Bearer header, which also works.
-	c.sessionToken = tok.Raw
+	s.sessionToken = tok.Raw
 	return nil
 }
 
@@ -385,7 +407,7 @@ func (c *Client) transportError(path string, err error, callerLimit time.Duratio
 		hint = "the gateway did not answer TLS: firmware before 7 speaks plain http"
 	case errors.As(err, &dnsErr):
 		hint = fmt.Sprintf("cannot resolve %q (envoy.local often fails in containers): set url to the gateway's IP address", c.base.Hostname())
-	case errors.Is(err, syscall.ECONNREFUSED) && c.base.Scheme == "http" && c.legacy == nil:
+	case errors.Is(err, syscall.ECONNREFUSED) && c.base.Scheme == "http" && !c.digest:
 		hint = "connection refused: firmware 8.3 closed port 80, use https://"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		hint = "connection refused: check the address and that the gateway is on"
