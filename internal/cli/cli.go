@@ -9,13 +9,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/logger"
 
 	telegrafenphase "github.com/telegraf-enphase/telegraf-enphase"
-	"github.com/telegraf-enphase/telegraf-enphase/internal/configfile"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
 	"github.com/telegraf-enphase/telegraf-enphase/plugins/inputs/enphase"
 )
@@ -133,29 +131,7 @@ func loadGateways(path string, log *execdlog.Logger) (*enphase.Gateways, error) 
 	if path == "" {
 		return nil, errors.New("--config FILE is required: the file with one [[inputs.enphase]] table per gateway (see sample.conf)")
 	}
-	tables, err := configfile.Load(path, "enphase", enphase.New)
-	if err != nil {
-		return nil, err
-	}
-	set := &enphase.Gateways{Log: log}
-	// Messages name the file in commands to run, from wherever Telegraf runs.
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		abs = path
-	}
-	for i, t := range tables {
-		e := t.Value
-		e.Log = log
-		e.ConfigFile = abs
-		if len(tables) > 1 {
-			e.Position = i + 1
-		}
-		if err := e.Init(); err != nil {
-			return nil, t.Errorf(path, "enphase", "%v", err)
-		}
-		set.List = append(set.List, e)
-	}
-	return set, nil
+	return enphase.LoadFile(path, log)
 }
 
 // setupTelegrafLogging stops Telegraf's "early logging" buffer, which grows

@@ -101,7 +101,7 @@ func parseLP(t *testing.T, s string) map[string][]map[string]string {
 
 func TestDumpTwoGateways(t *testing.T) {
 	demo := startGateway(t, "")
-	other := startGateway(t, filepath.Join("..", "..", "testdata", "p1-p6-p9-non-metered", "capture"))
+	other := startGateway(t, filepath.Join("..", "..", "plugins", "inputs", "enphase", "testcases", "p1-p6-p9-non-metered", "capture"))
 	code, out, stderr := runMain("dump", "--config", writeConfig(t, demo, other))
 	require.Equal(t, 0, code, stderr)
 	lp := parseLP(t, out)

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/capture"
-	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
 	"github.com/telegraf-enphase/telegraf-enphase/plugins/inputs/enphase"
 )
@@ -42,7 +41,7 @@ func get(args []string, env Env) int {
 	if !strings.HasPrefix(path, "/") {
 		path = "/" + path
 	}
-	r, err := e.Get(ctx, path)
+	r, err := enphase.NewService(e).Get(ctx, path)
 	if err != nil {
 		log.Errorf("%v", err)
 		return exitFail
@@ -81,8 +80,8 @@ func getAll(ctx context.Context, e *enphase.Enphase, dir string, env Env, log *e
 		return exitFail
 	}
 	failed := 0
-	for _, path := range envoy.CaptureEndpoints() {
-		r, err := e.Get(ctx, path)
+	for _, path := range enphase.CaptureEndpoints() {
+		r, err := enphase.NewService(e).Get(ctx, path)
 		if err != nil {
 			log.Warnf("%s: %v", path, err)
 			failed++
@@ -102,7 +101,7 @@ func getAll(ctx context.Context, e *enphase.Enphase, dir string, env Env, log *e
 		}
 		fmt.Fprintf(env.Stdout, "%-32s %3d %6.2fs\n", name, r.Status, r.Duration.Seconds())
 	}
-	if failed == len(envoy.CaptureEndpoints()) {
+	if failed == len(enphase.CaptureEndpoints()) {
 		log.Errorf("no endpoint answered; nothing saved")
 		return exitFail
 	}

@@ -25,7 +25,7 @@ func pinCmd(args []string, env Env) int {
 		return usageError(env, fmt.Errorf("--accept needs --gateway when the file has %d gateways: accept one certificate at a time, after checking it", len(list)))
 	}
 	for _, e := range list {
-		st, err := e.CheckPin(context.Background(), *accept)
+		st, err := enphase.NewService(e).CheckPin(context.Background(), *accept)
 		if st.Presented.Fingerprint.IsZero() {
 			log.Errorf("%s: %v", e.Name(), err)
 			code = exitFail

@@ -101,14 +101,15 @@ func tokenRenew(args []string, env Env, fetch bool) int {
 // renewOne renews one gateway's token. For 'fetch' (strict) a failure is a
 // failure; for cron's 'renew' what counts is a good stored token afterwards.
 func renewOne(ctx context.Context, e *enphase.Enphase, force, strict bool, env Env, log *execdlog.Logger) bool {
-	res, err := e.RenewToken(ctx, force)
-	e.NotifyRenewal(ctx, res, err)
+	svc := enphase.NewService(e)
+	res, err := svc.RenewToken(ctx, force)
+	svc.NotifyRenewal(ctx, res, err)
 	if err != nil {
 		log.Errorf("%s: %v", e.Name(), err)
 		if strict {
 			return false
 		}
-		if tok, cerr := e.CheckToken(ctx); cerr == nil {
+		if tok, cerr := svc.CheckToken(ctx); cerr == nil {
 			fmt.Fprintf(env.Stdout, "%s: renewal failed, the stored %s is still accepted (%s left)\n", e.Name(), tok, tok.Remaining(time.Now()).Round(time.Minute))
 			return true
 		}
@@ -134,7 +135,7 @@ func tokenCheck(args []string, env Env) int {
 	defer set.Stop()
 	for _, e := range list {
 		ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
-		tok, err := e.CheckToken(ctx)
+		tok, err := enphase.NewService(e).CheckToken(ctx)
 		cancel()
 		if err != nil {
 			log.Errorf("%s: %v", e.Name(), err)

@@ -161,7 +161,7 @@ func goldenSchema(t *testing.T) schema {
 	t.Helper()
 	var b []byte
 	for _, c := range []string{"demo", "batteries-v11"} {
-		golden, err := os.ReadFile(filepath.Join(root, "testdata", c, "expected.out"))
+		golden, err := os.ReadFile(filepath.Join(root, "plugins", "inputs", "enphase", "testcases", c, "expected.out"))
 		require.NoError(t, err)
 		b = append(b, golden...)
 	}
@@ -243,7 +243,8 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 	first := sim.MintToken(sim.Serial(), "installer", now.Add(-10*time.Hour-50*time.Minute), now.Add(70*time.Minute))
 
 	// A second gateway in the same process: the battery capture.
-	batt, err := envoysim.New(envoysim.Options{Captures: os.DirFS(filepath.Join(root, "testdata", "batteries-v11", "capture")), Live: true})
+	battDir := filepath.Join(root, "plugins", "inputs", "enphase", "testcases", "batteries-v11", "capture")
+	batt, err := envoysim.New(envoysim.Options{Captures: os.DirFS(battDir), Live: true})
 	require.NoError(t, err)
 	battURL, err := batt.Start("127.0.0.1:0")
 	require.NoError(t, err)

@@ -1,7 +1,7 @@
 // Package envoy is the client for an Enphase Envoy / IQ Gateway's local API
 // (firmware 7 and 8): HTTPS, a JWT checked once on /auth/check_jwt, then the
 // sessionId cookie, one request at a time because the gateway is a weak device.
-// Firmware before 7 is read in legacy mode (Config.Legacy, legacy.go): plain
+// Firmware before 7 is read in legacy mode (a *LegacyAuth as Config.Auth, legacy.go): plain
 // HTTP with Digest authentication.
 package envoy
 
@@ -36,22 +36,10 @@ const (
 	PathInverters     = "/api/v1/production/inverters"
 )
 
-// CaptureEndpoints lists what 'get --all' saves for a bug report: what the
-// plugin reads today plus the endpoints later features read, so one capture
-// lets us replay a user's gateway. Slow pages (/home, /production) are left out.
-func CaptureEndpoints() []string {
-	return []string{
-		PathInfo, PathProduction, "/production.json", PathMeters, PathMeterReadings,
-		"/api/v1/production", PathInverters, PathDeviceData,
-		"/ivp/ensemble/inventory", "/ivp/ensemble/power", "/ivp/ensemble/secctrl",
-		"/ivp/ensemble/status", "/ivp/ensemble/dry_contacts", "/ivp/ss/dry_contact_settings",
-		"/ivp/ensemble/generator", "/admin/lib/tariff", "/ivp/livedata/status",
-	}
-}
-
-// maxBody bounds what we read from the gateway; the largest real bodies
-// (device_data of 50 devices) are well under 1 MiB.
-const maxBody = 16 << 20
+// MaxBody bounds what is read of one answer unless the caller gives its
+// own bound (GetLimit); the largest real bodies (device_data of 50 devices)
+// are well under 1 MiB.
+const MaxBody = 16 << 20
 
 // TokenSource yields the current token; it is asked before every request so a
 // token renewed on disk by cron is picked up without a restart.
@@ -59,16 +47,35 @@ type TokenSource interface {
 	Token() (token.Token, error)
 }
 
+// Auth is how a client authenticates, chosen when it is built: TokenAuth
+// for firmware 7 and later, *LegacyAuth (HTTP Digest) before 7. A client
+// never changes its strategy; a gateway that turns out to need the other
+// one gets a new client.
+type Auth interface {
+	// scheme is the URL scheme the strategy speaks.
+	scheme() string
+}
+
+// TokenAuth authenticates with the gateway's JWT, asked of Tokens before
+// every request, checked once on /auth/check_jwt, then the sessionId cookie.
+type TokenAuth struct {
+	Tokens TokenSource
+}
+
+func (TokenAuth) scheme() string { return "https" }
+
+// scheme: legacy mode speaks plain http, with no keep-alive, no token,
+// check_jwt or cookie.
+func (*LegacyAuth) scheme() string { return "http" }
+
 // Config configures a Client.
 type Config struct {
 	URL     *url.URL
 	TLS     *tls.Config
 	Timeout time.Duration // per request
-	Tokens  TokenSource   // unused in legacy mode
-	// Legacy, when set, selects legacy mode for firmware before 7: requests
-	// go to URL as given (http://), answered with HTTP Digest for these
-	// credentials; no token, check_jwt or cookie; no keep-alive.
-	Legacy *LegacyAuth
+	// Auth is the authentication strategy; nil reads public endpoints only
+	// (/info).
+	Auth Auth
 }
 
 // Client talks to one gateway. It is safe for concurrent use; requests are
@@ -77,12 +84,10 @@ type Client struct {
 	base    *url.URL
 	http    *http.Client
 	timeout time.Duration
-	tokens  TokenSource
-	legacy  *legacyState // nil unless legacy mode; guarded by mu
+	auth    authenticator // the Auth strategy's state; guarded by mu
+	digest  bool          // legacy mode (a *LegacyAuth)
 
-	mu           sync.Mutex // one request at a time per gateway
-	session      string     // sessionId cookie value; a secret
-	sessionToken string     // the token the session was opened with
+	mu sync.Mutex // one request at a time per gateway
 
 	requests atomic.Int64
 	checks   atomic.Int64
@@ -90,6 +95,23 @@ type Client struct {
 
 // New builds a client. It does no I/O.
 func New(cfg Config) *Client {
+	base := cfg.URL
+	legacy, _ := cfg.Auth.(*LegacyAuth)
+	var auth authenticator
+	if legacy != nil {
+		auth = newLegacyState(legacy)
+	} else {
+		var tokens TokenSource = noTokens{}
+		if ta, ok := cfg.Auth.(TokenAuth); ok && ta.Tokens != nil {
+			tokens = ta.Tokens
+		}
+		auth = &tokenSession{tokens: tokens}
+	}
+	if legacy != nil && base.Scheme != legacy.scheme() {
+		u := *base
+		u.Scheme = legacy.scheme()
+		base = &u
+	}
 	tr := &http.Transport{
 		Proxy:                 nil, // the gateway is on the LAN; a proxy would only add a hop
 		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -100,13 +122,13 @@ func New(cfg Config) *Client {
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: cfg.Timeout,
 		// fw 3.18.10 resets a reused connection after the digest exchange.
-		DisableKeepAlives: cfg.Legacy != nil,
+		DisableKeepAlives: legacy != nil,
 	}
 	return &Client{
-		base:    cfg.URL,
+		base:    base,
 		timeout: cfg.Timeout,
-		tokens:  cfg.Tokens,
-		legacy:  newLegacyState(cfg.Legacy),
+		auth:    auth,
+		digest:  legacy != nil,
 		http: &http.Client{
 			Transport: tr,
 			// Missing endpoints can redirect to error pages and http:// to
@@ -114,6 +136,13 @@ func New(cfg Config) *Client {
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		},
 	}
+}
+
+// noTokens is the token source of a client given no authentication.
+type noTokens struct{}
+
+func (noTokens) Token() (token.Token, error) {
+	return token.Token{}, errors.New("no token configured: firmware 7 and later need token_file and an https:// url")
 }
 
 // Host is the gateway's address as configured, for messages.
@@ -132,10 +161,7 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // and that the credentials worked), e.g. after a firmware change.
 func (c *Client) ResetSession() {
 	c.mu.Lock()
-	c.session, c.sessionToken = "", ""
-	if c.legacy != nil {
-		c.legacy.reset()
-	}
+	c.auth.reset()
 	c.mu.Unlock()
 }
 
@@ -153,9 +179,9 @@ type Response struct {
 func (c *Client) Info(ctx context.Context) (Info, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, err := c.do(ctx, PathInfo, "", "")
+	r, err := c.do(ctx, PathInfo, "", "", MaxBody)
 	if err == nil && r.Status == http.StatusNotFound {
-		r, err = c.do(ctx, "/info.xml", "", "")
+		r, err = c.do(ctx, "/info.xml", "", "", MaxBody)
 	}
 	if err != nil {
 		return Info{}, err
@@ -170,56 +196,89 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 func (c *Client) GetPublic(ctx context.Context, path string) (Response, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.do(ctx, path, "", "")
+	return c.do(ctx, path, "", "", MaxBody)
 }
 
 // Get fetches an authenticated endpoint and returns the response whatever its
 // status, after the session dance: check_jwt once, then the cookie; on a 401,
 // check_jwt again and retry once. In legacy mode it answers the gateway's
-// digest challenge instead (see getLegacy).
+// digest challenge instead (see legacyState.get).
 func (c *Client) Get(ctx context.Context, path string) (Response, error) {
+	return c.GetLimit(ctx, path, MaxBody)
+}
+
+// GetLimit is Get reading at most limit bytes of the body (MaxBody when
+// limit is 0 or less): an endpoint's own bound.
+func (c *Client) GetLimit(ctx context.Context, path string, limit int64) (Response, error) {
+	if limit <= 0 {
+		limit = MaxBody
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.legacy != nil {
-		return c.getLegacy(ctx, path)
-	}
-	tok, err := c.tokens.Token()
+	return c.auth.get(ctx, c, path, limit)
+}
+
+// authenticator is the client's side of its Auth strategy: it
+// authenticates a request and keeps what it learns between requests. Its
+// methods run with Client.mu held.
+type authenticator interface {
+	get(ctx context.Context, c *Client, path string, limit int64) (Response, error)
+	// check validates t (nil: the current token) on the gateway and opens a session.
+	check(ctx context.Context, c *Client, t *token.Token) error
+	reset()
+}
+
+// tokenSession is TokenAuth's state: the session the last check_jwt opened.
+type tokenSession struct {
+	tokens       TokenSource
+	session      string // sessionId cookie value; a secret
+	sessionToken string // the token the session was opened with
+}
+
+func (s *tokenSession) reset() { s.session, s.sessionToken = "", "" }
+
+func (s *tokenSession) get(ctx context.Context, c *Client, path string, limit int64) (Response, error) {
+	tok, err := s.tokens.Token()
 	if err != nil {
 		return Response{}, &AuthError{Host: c.base.Host, Reason: err.Error()}
 	}
 	fresh := false
 	// sessionToken is set only by a successful check_jwt, with or without a
 	// cookie, so a gateway that sets none is not checked on every request.
-	if c.sessionToken != tok.Raw {
-		if err := c.checkJWT(ctx, tok); err != nil {
+	if s.sessionToken != tok.Raw {
+		if err := s.checkJWT(ctx, c, tok); err != nil {
 			return Response{}, err
 		}
 		fresh = true
 	}
-	r, err := c.do(ctx, path, c.bearer(tok), c.session)
+	r, err := c.do(ctx, path, s.bearer(tok), s.session, limit)
 	if err != nil || r.Status != http.StatusUnauthorized || fresh {
 		return r, err
 	}
 	// The session may have ended (reboot, idle timeout): renew it once.
-	c.session, c.sessionToken = "", ""
-	if err := c.checkJWT(ctx, tok); err != nil {
+	s.reset()
+	if err := s.checkJWT(ctx, c, tok); err != nil {
 		return Response{}, err
 	}
-	return c.do(ctx, path, c.bearer(tok), c.session)
+	return c.do(ctx, path, s.bearer(tok), s.session, limit)
+}
+
+func (s *tokenSession) check(ctx context.Context, c *Client, t *token.Token) error {
+	if t == nil {
+		tok, err := s.tokens.Token()
+		if err != nil {
+			return &AuthError{Host: c.base.Host, Reason: err.Error()}
+		}
+		t = &tok
+	}
+	return s.checkJWT(ctx, c, *t)
 }
 
 // CheckJWT validates the current token on the gateway and opens a session.
 func (c *Client) CheckJWT(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.legacy != nil {
-		return ErrLegacyNoJWT
-	}
-	tok, err := c.tokens.Token()
-	if err != nil {
-		return &AuthError{Host: c.base.Host, Reason: err.Error()}
-	}
-	return c.checkJWT(ctx, tok)
+	return c.auth.check(ctx, c, nil)
 }
 
 // CheckToken validates t on the gateway, e.g. a freshly minted token before
@@ -228,25 +287,22 @@ func (c *Client) CheckJWT(ctx context.Context) error {
 func (c *Client) CheckToken(ctx context.Context, t token.Token) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.legacy != nil {
-		return ErrLegacyNoJWT
-	}
-	return c.checkJWT(ctx, t)
+	return c.auth.check(ctx, c, &t)
 }
 
 // bearer returns the Authorization value to send: none once a session cookie
 // exists, because the gateway checks a JWT at a cost and the cookie suffices.
-func (c *Client) bearer(tok token.Token) string {
-	if c.session != "" {
+func (s *tokenSession) bearer(tok token.Token) string {
+	if s.session != "" {
 		return ""
 	}
 	return "Bearer " + tok.Raw
 }
 
-func (c *Client) checkJWT(ctx context.Context, tok token.Token) error {
+func (s *tokenSession) checkJWT(ctx context.Context, c *Client, tok token.Token) error {
 	c.checks.Add(1)
-	c.session, c.sessionToken = "", ""
-	r, err := c.do(ctx, PathCheckJWT, "Bearer "+tok.Raw, "")
+	s.reset()
+	r, err := c.do(ctx, PathCheckJWT, "Bearer "+tok.Raw, "", MaxBody)
 	if err != nil {
 		return err
 	}
@@ -261,15 +317,15 @@ func (c *Client) checkJWT(ctx context.Context, tok token.Token) error {
 	}
 	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
 		if ck.Name == "sessionId" && ck.Value != "" {
-			c.session = ck.Value
+			s.session = ck.Value
 		}
 	}
 	// Without a cookie we keep sending the Bearer header, which also works.
-	c.sessionToken = tok.Raw
+	s.sessionToken = tok.Raw
 	return nil
 }
 
-func (c *Client) do(ctx context.Context, path, authorization, session string) (Response, error) {
+func (c *Client) do(ctx context.Context, path, authorization, session string, limit int64) (Response, error) {
 	// A caller's deadline sooner than ours (the gather's) gets the blame.
 	var callerLimit time.Duration
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < c.timeout {
@@ -297,7 +353,7 @@ func (c *Client) do(ctx context.Context, path, authorization, session string) (R
 		return Response{}, c.transportError(path, err, callerLimit)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
 	r := Response{Path: path, Status: resp.StatusCode, Header: resp.Header, Body: body, Duration: time.Since(start)}
 	if err != nil {
 		return r, c.transportError(path, err, callerLimit)
@@ -351,7 +407,7 @@ func (c *Client) transportError(path string, err error, callerLimit time.Duratio
 		hint = "the gateway did not answer TLS: firmware before 7 speaks plain http"
 	case errors.As(err, &dnsErr):
 		hint = fmt.Sprintf("cannot resolve %q (envoy.local often fails in containers): set url to the gateway's IP address", c.base.Hostname())
-	case errors.Is(err, syscall.ECONNREFUSED) && c.base.Scheme == "http" && c.legacy == nil:
+	case errors.Is(err, syscall.ECONNREFUSED) && c.base.Scheme == "http" && !c.digest:
 		hint = "connection refused: firmware 8.3 closed port 80, use https://"
 	case errors.Is(err, syscall.ECONNREFUSED):
 		hint = "connection refused: check the address and that the gateway is on"

@@ -207,7 +207,7 @@ func startFake(t *testing.T, g *fakeGateway, tokens TokenSource, timeout time.Du
 	require.NoError(t, err)
 	pool := x509.NewCertPool()
 	pool.AddCert(srv.Certificate())
-	c := New(Config{URL: u, TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, Timeout: timeout, Tokens: tokens})
+	c := New(Config{URL: u, TLS: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, Timeout: timeout, Auth: TokenAuth{Tokens: tokens}})
 	t.Cleanup(c.Close)
 	return c
 }

@@ -260,7 +260,7 @@ func legacyClient(t *testing.T, base string, auth *LegacyAuth) *Client {
 	t.Helper()
 	u, err := url.Parse(base)
 	require.NoError(t, err)
-	c := New(Config{URL: u, Timeout: 5 * time.Second, Legacy: auth})
+	c := New(Config{URL: u, Timeout: 5 * time.Second, Auth: auth})
 	t.Cleanup(c.Close)
 	return c
 }

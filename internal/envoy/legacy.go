@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
 )
 
 // LegacyAuth are the local credentials of a firmware < 7 gateway. The usual
@@ -31,14 +33,14 @@ func NewLegacyAuth(serial, user string) *LegacyAuth {
 }
 
 // Legacy reports whether the gateway runs firmware before 7, i.e. wants
-// plain HTTP and Digest authentication (Config.Legacy) instead of a token.
+// plain HTTP and Digest authentication (a *LegacyAuth) instead of a token.
 func (i Info) Legacy() bool { return !i.Version.AtLeast(7, 0, 0) }
 
 // ErrLegacyNoJWT is returned by CheckJWT and CheckToken in legacy mode:
 // firmware before 7 has no /auth/check_jwt.
 var ErrLegacyNoJWT = errors.New("firmware before 7 has no token authentication (/auth/check_jwt); it uses digest credentials")
 
-// legacyState is the digest state of a legacy client, guarded by Client.mu.
+// legacyState is LegacyAuth's state: the digest exchange, guarded by Client.mu.
 type legacyState struct {
 	user, password string
 	ch             *DigestChallenge // the newest challenge, answered pre-emptively
@@ -55,6 +57,9 @@ func newLegacyState(a *LegacyAuth) *legacyState {
 	return &legacyState{user: a.User, password: a.Password}
 }
 
+// check: firmware before 7 has no check_jwt.
+func (*legacyState) check(context.Context, *Client, *token.Token) error { return ErrLegacyNoJWT }
+
 func (l *legacyState) reset() {
 	l.ch, l.nc, l.verified = nil, 0, false
 }
@@ -69,7 +74,7 @@ func (l *legacyState) adopt(ch DigestChallenge) {
 	l.ch, l.nc = &ch, 0
 }
 
-// getLegacy fetches path with digest authentication and returns the
+// get fetches path with digest authentication and returns the
 // response whatever its status, like Get. It sends the Authorization for the
 // remembered challenge straight away (nc counting up); a 401 with a Digest
 // challenge it has not answered yet (the first one, a new nonce, or
@@ -78,8 +83,7 @@ func (l *legacyState) adopt(ch DigestChallenge) {
 // answering a challenge), else the 401 response itself: fw < 7 refuses some
 // endpoints with valid credentials (/production on 4.10.35 and 5.0.62,
 // /ivp/meters on 3.18.10), with a Digest challenge. Caller holds c.mu.
-func (c *Client) getLegacy(ctx context.Context, path string) (Response, error) {
-	l := c.legacy
+func (l *legacyState) get(ctx context.Context, c *Client, path string, limit int64) (Response, error) {
 	u, err := url.Parse(c.base.String() + path)
 	if err != nil {
 		return Response{}, fmt.Errorf("GET %s: %w", path, err)
@@ -92,7 +96,7 @@ func (c *Client) getLegacy(ctx context.Context, path string) (Response, error) {
 	}
 	answered := false // answered a challenge received during this call
 	for {
-		r, err := c.do(ctx, path, auth, "")
+		r, err := c.do(ctx, path, auth, "", limit)
 		if err != nil {
 			return r, err
 		}
@@ -112,19 +116,18 @@ func (c *Client) getLegacy(ctx context.Context, path string) (Response, error) {
 				// Refused without asking for credentials: nothing to answer.
 				return r, nil
 			}
-			return c.legacyRefused(r)
+			return l.refused(c, r)
 		}
 		l.adopt(ch)
 		if answered || (auth != "" && ch.Nonce == usedNonce && !ch.Stale) {
-			return c.legacyRefused(r)
+			return l.refused(c, r)
 		}
 		auth, usedNonce, answered = l.answer(uri), ch.Nonce, true
 	}
 }
 
-// legacyRefused handles a 401 to a request carrying our credentials.
-func (c *Client) legacyRefused(r Response) (Response, error) {
-	l := c.legacy
+// refused handles a 401 to a request carrying our credentials.
+func (l *legacyState) refused(c *Client, r Response) (Response, error) {
 	if l.verified {
 		// The credentials worked before: this endpoint is not for this user.
 		return r, nil

@@ -1,6 +1,6 @@
 // Package fuzzseed finds the real bodies the fuzz targets start from, so
 // every target is seeded from the same captures the other tests use rather
-// than from copies: the repository's capture folders (testdata/*/capture,
+// than from copies: the repository's capture folders (plugins/inputs/enphase/testcases/*/capture,
 // the simulator's demo, internal/envoy/testdata/*) and, when the variable is
 // set, every folder of $ENPHASE_FIXTURES (read in place, never copied).
 //
@@ -85,7 +85,7 @@ func CaptureDirs(tb testing.TB) []string {
 	root := Root(tb)
 	var dirs []string
 	for _, pattern := range []string{
-		filepath.Join(root, "testdata", "*", "capture"),
+		filepath.Join(root, "plugins", "inputs", "enphase", "testcases", "*", "capture"),
 		filepath.Join(root, "internal", "envoysim", "demo"),
 		filepath.Join(root, "internal", "envoy", "testdata", "*"),
 	} {

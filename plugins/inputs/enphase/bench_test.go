@@ -166,7 +166,7 @@ func decode(b *testing.B, s site, path string, v any) {
 // gather does between its requests. last carries the inverters' reports
 // already written: a fresh map is a first gather, a kept one a later poll
 // where reports are unchanged.
-func gatherCPU(b *testing.B, e *Enphase, s site, out *sink, last map[string]envoy.Epoch, now time.Time) {
+func gatherCPU(b *testing.B, e *poller, s site, out *sink, last map[string]envoy.Epoch, now time.Time) {
 	const serial = "122301234567"
 	var meters []envoy.Meter
 	decode(b, s, envoy.PathMeters, &meters)
@@ -199,11 +199,10 @@ func gatherCPU(b *testing.B, e *Enphase, s site, out *sink, last map[string]envo
 	out.flush(b)
 }
 
-func benchPlugin(b *testing.B) *Enphase {
-	e := New()
-	e.Log = discardLog{}
-	e.state.counters = counters{}
-	return e
+// benchPlugin is a poller for the mapping alone; with no address, as the
+// figures in BENCHMARKS.md were taken (a name string less per debug line).
+func benchPlugin(*testing.B) *poller {
+	return &poller{log: discardLog{}, now: time.Now, state: state{counters: counters{}}}
 }
 
 // BenchmarkGather is a whole gather with every tier due (the heaviest one,
@@ -287,30 +286,30 @@ func BenchmarkSteadyGather(b *testing.B) {
 func BenchmarkEndpoint(b *testing.B) {
 	s := largeSite(b, 600)
 	now := time.Unix(1785607200, 0)
-	cases := map[string]func(e *Enphase, out *sink){
-		"production": func(e *Enphase, out *sink) {
+	cases := map[string]func(e *poller, out *sink){
+		"production": func(e *poller, out *sink) {
 			var p envoy.Production
 			decode(b, s, envoy.PathProduction, &p)
 			e.addProduction(out.acc, "s", p, 3, now)
 		},
-		"meter_readings": func(_ *Enphase, out *sink) {
+		"meter_readings": func(_ *poller, out *sink) {
 			var meters []envoy.Meter
 			decode(b, s, envoy.PathMeters, &meters)
 			var r []envoy.MeterReading
 			decode(b, s, envoy.PathMeterReadings, &r)
 			addMeterReadings(out.acc, "s", enabledMeters(meters), r, now)
 		},
-		"inverters": func(_ *Enphase, out *sink) {
+		"inverters": func(_ *poller, out *sink) {
 			var invs []envoy.Inverter
 			decode(b, s, envoy.PathInverters, &invs)
 			addInverters(out.acc, "s", invs, nil, map[string]envoy.Epoch{}, now)
 		},
-		"device_data": func(_ *Enphase, out *sink) {
+		"device_data": func(_ *poller, out *sink) {
 			var d envoy.DeviceData
 			decode(b, s, envoy.PathDeviceData, &d)
 			addDeviceData(out.acc, "s", d, map[string]envoy.Epoch{}, now)
 		},
-		"ensemble": func(_ *Enphase, out *sink) {
+		"ensemble": func(_ *poller, out *sink) {
 			var inv envoy.EnsembleInventory
 			decode(b, s, envoy.PathEnsembleInventory, &inv)
 			var p envoy.EnsemblePower

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
@@ -278,35 +277,4 @@ func expectedInverters(t *testing.T, fsys fs.FS) (int, bool) {
 		}
 	}
 	return n, true
-}
-
-// findMetric returns the first metric named name with all of tags, or nil.
-func findMetric(ms []telegraf.Metric, name string, tags map[string]string) telegraf.Metric {
-next:
-	for _, m := range ms {
-		if m.Name() != name {
-			continue
-		}
-		for k, v := range tags {
-			if got, _ := m.GetTag(k); got != v {
-				continue next
-			}
-		}
-		return m
-	}
-	return nil
-}
-
-// field returns a float field of the first metric matching name and tags.
-func field(ms []telegraf.Metric, name string, tags map[string]string, key string) (float64, bool) {
-	m := findMetric(ms, name, tags)
-	if m == nil {
-		return 0, false
-	}
-	v, ok := m.GetField(key)
-	if !ok {
-		return 0, false
-	}
-	f, ok := v.(float64)
-	return f, ok
 }

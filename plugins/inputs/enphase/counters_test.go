@@ -20,9 +20,10 @@ func series(t *testing.T, bodies []string, name string, tags map[string]string, 
 	capture := &swapFS{files: overlay(t, files).(fstest.MapFS)}
 	sim, url := startSim(t, capture)
 	clk := newClock()
-	e := newPlugin(t, sim, url, clk)
 	log := &testutil.CaptureLogger{}
+	e := New()
 	e.Log = log
+	initPlugin(t, sim, url, clk, e)
 	var out []any
 	for _, b := range bodies {
 		capture.set("production.json_details_1", b)

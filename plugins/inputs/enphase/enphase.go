@@ -8,25 +8,24 @@ package enphase
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	_ "embed"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
+	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 	"github.com/influxdata/telegraf/plugins/inputs"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/certpin"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/mail"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/renew"
-	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
 )
 
 //go:embed sample.conf
@@ -46,21 +45,23 @@ const (
 	minInvertersInterval = 5 * time.Minute
 )
 
-// Enphase reads one gateway.
+// Enphase is the Telegraf input for one gateway: its settings (the TOML
+// keys) and what Telegraf calls (Init, Gather, Stop). Init builds the poller
+// that reads the gateway and the token manager that keeps its token; the
+// command line's operations are Service's.
 type Enphase struct {
-	URL                string `toml:"url"`
-	TokenFile          string `toml:"token_file"`
-	Token              string `toml:"token"`
-	Serial             string `toml:"serial"`
-	InsecureSkipVerify bool   `toml:"insecure_skip_verify"`
-	TLSCA              string `toml:"tls_ca"`
-	TLSServerName      string `toml:"tls_server_name"`
+	URL       string        `toml:"url"`
+	TokenFile string        `toml:"token_file"`
+	Token     config.Secret `toml:"token"`
+	Serial    string        `toml:"serial"`
+	// Telegraf's TLS settings: insecure_skip_verify, tls_ca, tls_server_name.
+	common_tls.ClientConfig
 	// Certificate pinning (pin.go): "tofu" or "sha256:<fingerprint>".
 	TLSPin     string `toml:"tls_pin"`
 	TLSPinFile string `toml:"tls_pin_file"`
 	// Firmware before 7 (plain http, digest authentication).
 	LegacyUser        string          `toml:"legacy_user"`
-	LegacyPassword    string          `toml:"legacy_password"`
+	LegacyPassword    config.Secret   `toml:"legacy_password"`
 	Timeout           config.Duration `toml:"timeout"`
 	GatherTimeout     config.Duration `toml:"gather_timeout"`
 	InvertersInterval config.Duration `toml:"inverters_interval"`
@@ -71,7 +72,7 @@ type Enphase struct {
 
 	// Token renewal from Enphase's cloud.
 	Username             string          `toml:"username"`
-	Password             string          `toml:"password"`
+	Password             config.Secret   `toml:"password"`
 	PasswordFile         string          `toml:"password_file"`
 	EnlightenURL         string          `toml:"enlighten_url"`
 	EntrezURL            string          `toml:"entrez_url"`
@@ -81,26 +82,22 @@ type Enphase struct {
 	Email                *mail.Config    `toml:"email"`
 
 	Log telegraf.Logger `toml:"-"`
-	// ConfigFile and Position (1, 2, ...; 0 when the file has no other
-	// table) locate this table, for the commands messages suggest
-	// (--config FILE --gateway N); set by the command line.
-	ConfigFile string `toml:"-"`
-	Position   int    `toml:"-"`
 
-	client *envoy.Client
-	pin    *certpin.Pin // nil without tls_pin
-	tokens envoy.TokenSource
-	base   envoy.Config // what the client was built from, for the switch to legacy mode
-	legacy bool         // the gateway runs firmware before 7
+	// configFile and position (1, 2, ...; 0 when the file has no other
+	// table) locate this table, for the commands messages suggest
+	// (--config FILE --gateway N); set by LoadFile.
+	configFile string
+	position   int
+
+	gw     *poller       // reads the gateway; built by Init
+	tokens *tokenManager // nil without a token (an http:// url)
+	pin    *certpin.Pin  // nil without tls_pin
 	ctx    context.Context
 	cancel context.CancelFunc
 
 	running      sync.Mutex // held for the whole of a gather: overlapping gathers skip
 	runningSince time.Time  // guarded by stateMu
 	stateMu      sync.Mutex
-	state        state
-	tok          tokenState
-	bg           sync.WaitGroup // background renewals
 
 	now func() time.Time
 }
@@ -146,7 +143,7 @@ func (e *Enphase) Init() error {
 	}
 	// Plain http is for firmware before 7, which has no token: with one, the
 	// token (or the Enlighten account's) would cross the network in clear.
-	if u.Scheme == "http" && (e.TokenFile != "" || e.Token != "" || e.Username != "") {
+	if u.Scheme == "http" && (e.TokenFile != "" || !e.Token.Empty() || e.Username != "") {
 		return &ConfigError{Key: "url", Reason: fmt.Sprintf("%s is plain http, which would send the token in clear text: use url = %q (firmware 7 and later speak only https; firmware before 7 takes no token_file, token or username)", u, httpsURL(u))}
 	}
 	if e.Timeout <= 0 || time.Duration(e.Timeout) > 2*time.Minute {
@@ -167,21 +164,17 @@ func (e *Enphase) Init() error {
 	if e.ReprobeInterval <= 0 {
 		return &ConfigError{Key: "reprobe_interval", Reason: "must be positive (default 3h)"}
 	}
-	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: e.InsecureSkipVerify, ServerName: e.TLSServerName} //nolint:gosec // gateways have self-signed certificates; the user chooses
-	// Before tls_ca is read: with a pin, tls_ca is the mistake to name.
-	if err := e.initPin(u, tlsCfg); err != nil {
+	// The pin's conflicts first: with a pin, tls_ca is the mistake to name,
+	// not a file tls_ca cannot read.
+	if err := e.checkPinSettings(u); err != nil {
 		return err
 	}
-	if e.TLSCA != "" {
-		pem, err := os.ReadFile(e.TLSCA)
-		if err != nil {
-			return &ConfigError{Key: "tls_ca", Reason: err.Error()}
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return &ConfigError{Key: "tls_ca", Reason: fmt.Sprintf("%s holds no PEM certificate", e.TLSCA)}
-		}
-		tlsCfg.RootCAs = pool
+	tlsCfg, err := e.tlsConfig()
+	if err != nil {
+		return err
+	}
+	if err := e.initPin(u, tlsCfg); err != nil {
+		return err
 	}
 	if e.now == nil {
 		e.now = time.Now
@@ -189,23 +182,86 @@ func (e *Enphase) Init() error {
 	if e.Log == nil {
 		return errors.New("enphase: no logger set")
 	}
+	if !e.LegacyPassword.Empty() {
+		if _, err := secret(&e.LegacyPassword); err != nil {
+			return &ConfigError{Key: "legacy_password", Reason: err.Error()}
+		}
+	}
 	if e.LegacyUser != "" && e.LegacyUser != "envoy" && e.LegacyUser != "installer" {
 		return &ConfigError{Key: "legacy_user", Reason: fmt.Sprintf("%q is not a gateway user: use envoy (the default) or installer", e.LegacyUser)}
 	}
-	e.base = envoy.Config{URL: u, TLS: tlsCfg, Timeout: time.Duration(e.Timeout), Tokens: tokenFunc(func() (token.Token, error) { return e.tokens.Token() })}
-	e.client = envoy.New(e.base)
-	// An http:// url without a token is a gateway before firmware 7, which has none.
-	if u.Scheme == "http" && e.TokenFile == "" && e.Token == "" && e.Username == "" {
-		e.tokens = tokenFunc(func() (token.Token, error) {
-			return token.Token{}, errors.New("no token configured: firmware 7 and later need token_file and an https:// url")
-		})
-	} else if err := e.initTokens(e.client); err != nil {
-		return err
-	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	p := &poller{
+		log: e.Log, now: e.now, ctx: e.ctx, host: u.Host, serial: e.Serial,
+		every: intervals{
+			info: e.InfoInterval, reprobe: e.ReprobeInterval, ensemble: e.EnsembleInterval,
+			tariff: e.TariffInterval, inverters: e.InvertersInterval,
+		},
+		base:       envoy.Config{URL: u, TLS: tlsCfg, Timeout: time.Duration(e.Timeout)},
+		legacyUser: e.LegacyUser, legacyPassword: &e.LegacyPassword,
+	}
+	// An http:// url without a token is a gateway before firmware 7, which
+	// has none; gather says what to change if it is not.
+	if u.Scheme != "http" || e.TokenFile != "" || !e.Token.Empty() || e.Username != "" {
+		m, err := e.initTokens(p)
+		if err != nil {
+			e.cancel()
+			return err
+		}
+		m.name, m.ctx = p.name, e.ctx
+		p.tokens, e.tokens = m, m
+		p.base.Auth = envoy.TokenAuth{Tokens: m.source}
+	}
+	p.setClient(envoy.New(p.base))
+	e.gw = p
 	e.warnAddress(u)
 	e.warnPermissions()
 	return nil
+}
+
+// tlsConfig is the gateway's TLS configuration, built by Telegraf's own
+// TLS settings; an error names the key to fix.
+func (e *Enphase) tlsConfig() (*tls.Config, error) {
+	if e.Enable != nil && !*e.Enable {
+		return nil, &ConfigError{Key: "tls_enable",
+			Reason: "cannot be false: firmware 7 and later speak only https (an http:// url reads firmware before 7 without TLS): remove tls_enable"}
+	}
+	cfg, err := e.ClientConfig.TLSConfig()
+	if err != nil {
+		return nil, &ConfigError{Key: e.tlsKey(err), Reason: err.Error()}
+	}
+	if cfg == nil {
+		// Nothing set: the system's roots verify the certificate.
+		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
+	}
+	return cfg, nil
+}
+
+// tlsKey names the TLS setting an error of Telegraf's TLSConfig is about.
+func (e *Enphase) tlsKey(err error) string {
+	msg := err.Error()
+	switch {
+	case e.TLSCA != "" && strings.Contains(msg, strconv.Quote(e.TLSCA)):
+		return "tls_ca"
+	case strings.Contains(msg, "renegotiation"):
+		return "tls_renegotiation_method"
+	case strings.Contains(msg, "min version"):
+		return "tls_min_version"
+	case strings.Contains(msg, "cipher"):
+		return "tls_cipher_suites"
+	}
+	return "tls_cert"
+}
+
+// secret returns the value of a config.Secret, for the one use that needs
+// it in clear; the protected copy stays where it was.
+func secret(s *config.Secret) (string, error) {
+	b, err := s.Get()
+	if err != nil {
+		return "", err
+	}
+	defer b.Destroy()
+	return b.String(), nil
 }
 
 // httpsURL is the https:// form of an http:// url, for messages: the
@@ -228,21 +284,18 @@ func (e *Enphase) Stop() {
 	}
 	e.running.Lock()
 	defer e.running.Unlock()
-	e.bg.Wait()
-	if e.client != nil {
-		e.client.Close()
+	if e.tokens != nil {
+		e.tokens.wait()
+	}
+	if e.gw != nil {
+		e.gw.client().Close()
 	}
 }
 
 // Name identifies the gateway in messages: its serial once known, else its address.
 func (e *Enphase) Name() string {
-	e.stateMu.Lock()
-	defer e.stateMu.Unlock()
-	if e.state.info != nil {
-		return "envoy " + e.state.info.Serial
-	}
-	if e.client != nil {
-		return "envoy at " + e.client.Host()
+	if e.gw != nil {
+		return e.gw.name()
 	}
 	return "envoy at " + e.URL
 }
@@ -265,18 +318,5 @@ func (e *Enphase) Gather(acc telegraf.Accumulator) error {
 	e.stateMu.Unlock()
 	ctx, cancel := envoy.WithBudget(e.ctx, time.Duration(e.GatherTimeout))
 	defer cancel()
-	return e.gather(ctx, acc, now)
-}
-
-// tokenFunc adapts a function to envoy.TokenSource.
-type tokenFunc func() (token.Token, error)
-
-func (f tokenFunc) Token() (token.Token, error) { return f() }
-
-// Get fetches one endpoint with authentication, for 'telegraf-enphase get'.
-func (e *Enphase) Get(ctx context.Context, path string) (envoy.Response, error) {
-	if path == envoy.PathInfo || path == "/info.xml" {
-		return e.client.GetPublic(ctx, path)
-	}
-	return e.client.Get(ctx, path)
+	return e.gw.gather(ctx, acc, now)
 }

@@ -11,7 +11,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
@@ -23,15 +22,6 @@ import (
 // Each test names the case ids (docs/field-cases.md) it covers.
 
 const page401 = `<html><head><title>401 Authorization Required</title></head><body><h1>401 Authorization Required</h1><script>window.location.href="/login.html";</script></body></html>`
-
-// measurements counts the metrics of each name.
-func measurements(ms []telegraf.Metric) map[string]int {
-	out := map[string]int{}
-	for _, m := range ms {
-		out[m.Name()]++
-	}
-	return out
-}
 
 func errorStrings(acc *testutil.Accumulator) string {
 	var b strings.Builder
@@ -71,9 +61,10 @@ func TestBadBodiesCostOnlyTheirEndpoint(t *testing.T) {
 			files := map[string]*fstest.MapFile{}
 			body(files, tc.file, tc.code, tc.body)
 			sim, url := startSim(t, overlay(t, files))
-			e := newPlugin(t, sim, url, newClock())
 			var log testutil.CaptureLogger
+			e := New()
 			e.Log = &log
+			initPlugin(t, sim, url, newClock(), e)
 			var acc testutil.Accumulator
 			err := e.Gather(&acc)
 			require.NoError(t, err, "one bad endpoint must not fail the gather")
@@ -235,9 +226,10 @@ func TestOverlappingGatherSkips(t *testing.T) {
 	url, err := sim.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sim.Close() })
-	e := newPlugin(t, sim, url, nil)
 	var log testutil.CaptureLogger
+	e := New()
 	e.Log = &log
+	initPlugin(t, sim, url, nil, e)
 	var acc testutil.Accumulator
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -357,7 +349,7 @@ func TestSeriesKeyedBySerial(t *testing.T) {
 	byIP := newPlugin(t, sim, url, newClock())
 	byName := newPlugin(t, sim, strings.Replace(url, "127.0.0.1", "localhost", 1), newClock())
 	// The certificate names envoy-<serial>, not the address (T7).
-	byName.TLSServerName = "envoy-" + sim.Serial()
+	byName.ServerName = "envoy-" + sim.Serial()
 	require.NoError(t, byName.Init())
 	var a, b testutil.Accumulator
 	require.NoError(t, byIP.Gather(&a))

@@ -8,7 +8,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/influxdata/telegraf"
 	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
@@ -50,11 +49,12 @@ func TestFirmwareChangeReprobes(t *testing.T) {
 	capture := &swapFS{files: base}
 	sim, url := startSim(t, capture)
 	clk := newClock()
-	e := newPlugin(t, sim, url, clk)
+	e := New()
 	// Longer than the test: only the firmware change can bring the endpoint back.
 	e.ReprobeInterval = config.Duration(24 * time.Hour)
 	var log testutil.CaptureLogger
 	e.Log = &log
+	initPlugin(t, sim, url, clk, e)
 	var acc testutil.Accumulator
 	require.NoError(t, e.Gather(&acc))
 	require.Equal(t, 1, sim.Stats().Requests[envoy.PathDeviceData])
@@ -111,13 +111,4 @@ func TestServerErrorRereadsInfo(t *testing.T) {
 	require.NoError(t, e.Gather(&acc))
 	require.Equal(t, 2, sim.Stats().Requests[envoy.PathInfo])
 	require.NotZero(t, measurements(acc.GetTelegrafMetrics())["enphase_production"])
-}
-
-func field2(ms []telegraf.Metric, name, key string) (any, bool) {
-	for _, m := range ms {
-		if m.Name() == name {
-			return m.GetField(key)
-		}
-	}
-	return nil, false
 }

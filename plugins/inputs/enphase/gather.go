@@ -5,29 +5,83 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
+	"github.com/influxdata/telegraf/config"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/certpin"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
 )
+
+// poller reads one gateway: it holds the client, what the gathers remember
+// (state) and when each tier is due, and turns the endpoints table into
+// requests and metrics. The Telegraf adapter (Enphase) builds it in Init.
+type poller struct {
+	log    telegraf.Logger
+	now    func() time.Time
+	ctx    context.Context // the plugin's: cancelled by Stop
+	host   string          // as configured, for messages before /info
+	serial string          // the configured serial, "" when not set
+	every  intervals
+	// base is what every client is built from; its Auth is the token's, and
+	// switchAuth builds the digest one for firmware before 7.
+	base           envoy.Config
+	legacyUser     string
+	legacyPassword *config.Secret
+	tokens         *tokenManager // nil without a token (an http:// url)
+
+	cur    atomic.Pointer[envoy.Client] // swapped by switchAuth, read by renewals
+	legacy bool                         // the gateway runs firmware before 7
+
+	stateMu sync.Mutex // guards state.info, read by name from other goroutines
+	state   state
+}
+
+// intervals are the tiers' settings.
+type intervals struct {
+	info, reprobe, ensemble, tariff, inverters config.Duration
+}
+
+// client is the current client of the gateway.
+func (p *poller) client() *envoy.Client { return p.cur.Load() }
+
+// setClient replaces the client, closing the old one's idle connections.
+func (p *poller) setClient(c *envoy.Client) {
+	if old := p.cur.Swap(c); old != nil {
+		old.Close()
+	}
+}
+
+// CheckToken validates t on the gateway, for the renewer: whatever client
+// the firmware needs at the time (renew.Checker).
+func (p *poller) CheckToken(ctx context.Context, t token.Token) error {
+	return p.client().CheckToken(ctx, t)
+}
+
+// name identifies the gateway in messages: its serial once known, else its address.
+func (p *poller) name() string {
+	p.stateMu.Lock()
+	defer p.stateMu.Unlock()
+	if p.state.info != nil {
+		return "envoy " + p.state.info.Serial
+	}
+	return "envoy at " + p.host
+}
 
 // state is what a gateway's gathers remember between runs.
 type state struct {
 	info     *envoy.Info
 	infoNext time.Time // when /info is due again
+	next     map[tier]time.Time
 	meters   []envoy.Meter
-	metersAt time.Time // when /ivp/meters is due again
 
-	invertersNext time.Time
-	lastReport    map[string]envoy.Epoch // inverter serial → last emitted lastReportDate
-
-	ensembleNext time.Time
-	tariffNext   time.Time
-	batteries    bool // IQ Batteries or AC Batteries seen: the tariff matters
+	lastReport map[string]envoy.Epoch // inverter serial → last emitted lastReportDate
+	batteries  bool                   // IQ Batteries or AC Batteries seen: the tariff matters
 	// Configuration read with /info, not every ensemble read.
-	ensembleCfgAt   time.Time
 	contactSettings envoy.DryContactSettings
 	generatorCfg    envoy.GeneratorConfig
 
@@ -36,22 +90,32 @@ type state struct {
 	counters counters // lifetime counters repaired across gathers
 }
 
-// optional endpoints are dropped for reprobe_interval when the gateway lacks
-// them (404) or refuses them to this token (401 after a fresh check_jwt).
-var optional = map[string]bool{
-	envoy.PathMeters:              true,
-	envoy.PathMeterReadings:       true,
-	envoy.PathInverters:           true,
-	envoy.PathDeviceData:          true,
-	envoy.PathEnsembleInventory:   true,
-	envoy.PathEnsemblePower:       true,
-	envoy.PathEnsembleSecCtrl:     true,
-	envoy.PathEnsembleDryContacts: true,
-	envoy.PathDryContactSettings:  true,
-	envoy.PathEnsembleGenerator:   true,
-	envoy.PathGeneratorConfig:     true,
-	envoy.PathTariff:              true,
-	envoy.PathSummary:             true,
+// gatherRun is one gather: what the endpoints read so far tells the later
+// ones whether they are wanted.
+type gatherRun struct {
+	p      *poller
+	st     *state
+	acc    telegraf.Accumulator
+	now    time.Time
+	info   envoy.Info
+	serial string
+	stats  gatherStats
+	// requests is the client's count when the gather began.
+	requests int64
+	// next holds the tiers' next reads, each applied once the tier's last
+	// row has run: a tier cut short by a fatal error is tried again at the
+	// next gather, one read whole keeps its time.
+	next map[tier]time.Time
+
+	enabledMeters map[int64]envoy.Meter
+	inventory     *envoy.EnsembleInventory // nil unless read this gather
+	covered       map[string]bool          // inverters device_data reported
+	invertersDone bool
+}
+
+// reschedule sets when t is next due: d from now.
+func (g *gatherRun) reschedule(t tier, d config.Duration) {
+	g.next[t] = g.now.Add(time.Duration(d))
 }
 
 // gatherStats counts what one gather did, for enphase_gateway.
@@ -68,198 +132,105 @@ func (s *gatherStats) fail(err error) {
 // ErrUnreadable wraps the reason a gateway yielded no data at all.
 var ErrUnreadable = errors.New("gateway could not be read")
 
-func (e *Enphase) gather(ctx context.Context, acc telegraf.Accumulator, now time.Time) error {
-	requestsBefore := e.client.Requests()
-	st := &e.state
+func (p *poller) gather(ctx context.Context, acc telegraf.Accumulator, now time.Time) error {
+	st := &p.state
 	if st.counters == nil {
 		st.counters = counters{}
 	}
-	var stats gatherStats
+	if st.lastReport == nil {
+		st.lastReport = make(map[string]envoy.Epoch)
+	}
+	if st.next == nil {
+		st.next = make(map[tier]time.Time)
+	}
+	g := &gatherRun{p: p, st: st, acc: acc, now: now, requests: p.client().Requests(), next: make(map[tier]time.Time)}
 
-	info, err := e.refreshInfo(ctx, now)
+	info, err := p.refreshInfo(ctx, now)
 	if err != nil {
 		if certpin.Refusal(err) != nil && st.info != nil {
 			// The gateway is known: its health point still says it failed.
-			return e.fatal(acc, *st.info, now, requestsBefore, &stats, err)
+			g.info, g.serial = *st.info, st.info.Serial
+			return p.finish(g, err)
 		}
-		return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
+		return fmt.Errorf("%w: %s: %w", ErrUnreadable, p.name(), err)
 	}
+	g.info, g.serial = info, info.Serial
 	// Firmware 7 and later want a token, which never travels over plain
 	// http: every gather says so, with the fix, rather than one log line.
-	if !e.legacy && e.base.URL.Scheme == "http" {
-		err := fmt.Errorf("the gateway runs firmware %s, which needs a token over https: set url = %q and token_file (see the README, 'Getting a token')", info.Firmware, httpsURL(e.base.URL))
-		return e.fatal(acc, info, now, requestsBefore, &stats, err)
+	if !p.legacy && p.base.URL.Scheme == "http" {
+		return p.finish(g, fmt.Errorf("the gateway runs firmware %s, which needs a token over https: set url = %q and token_file (see the README, 'Getting a token')",
+			info.Firmware, httpsURL(p.base.URL)))
 	}
-	if !e.legacy {
-		if _, err := e.currentToken(acc, info.Serial, now); err != nil {
-			return e.fatal(acc, info, now, requestsBefore, &stats, err)
-		}
-	}
-
-	// step fetches one endpoint; it returns false when nothing was decoded, and
-	// an error only when the rest of the gather is futile.
-	step := func(path string, v any) (bool, error) {
-		err := e.fetch(ctx, path, now, v)
-		switch {
-		case err == nil:
-			stats.ok++
-			return true, nil
-		case errors.Is(err, errDropped):
-			return false, nil
-		}
-		if fatal := futile(ctx, err); fatal != nil {
-			return false, fatal
-		}
-		stats.fail(err)
-		return false, nil
-	}
-
-	// Before firmware 7 the summary is where production lives, and is read
-	// first: until one request has passed the digest check, a 401 cannot tell
-	// a wrong password from an endpoint this firmware refuses. Later firmware
-	// mirrors the CT there, or stalls (case P8), so it is not read.
-	if e.legacy {
-		var sum envoy.Summary
-		ok, err := step(envoy.PathSummary, &sum)
-		if err != nil {
-			return e.fatal(acc, info, now, requestsBefore, &stats, err)
-		}
-		if ok {
-			addSummary(acc, info.Serial, sum, now)
+	if !p.legacy {
+		if _, err := p.tokens.current(acc, info.Serial, now); err != nil {
+			return p.finish(g, err)
 		}
 	}
 
-	// CT configuration changes rarely: read it with /info, not every gather.
-	if !now.Before(st.metersAt) {
-		var meters []envoy.Meter
-		ok, err := step(envoy.PathMeters, &meters)
-		if err != nil {
-			return e.fatal(acc, info, now, requestsBefore, &stats, err)
-		}
-		switch {
-		case ok:
-			st.meters = meters
-			st.metersAt = now.Add(time.Duration(e.InfoInterval))
-		case e.isDropped(envoy.PathMeters, now):
-			st.meters = nil
-			st.metersAt = now.Add(time.Duration(e.ReprobeInterval))
-		}
-	}
-
-	var prod envoy.Production
-	ok, err := step(envoy.PathProduction, &prod)
-	if err != nil {
-		return e.fatal(acc, info, now, requestsBefore, &stats, err)
-	}
-	if ok {
-		e.addProduction(acc, info.Serial, prod, phaseCount(st.meters), now)
-		addACBatteries(acc, info.Serial, prod.Storage, now)
-		for _, sto := range prod.Storage {
-			if sto.ActiveCount.Valid && sto.ActiveCount.V > 0 {
-				st.batteries = true
+	for i := range endpoints {
+		ep := &endpoints[i]
+		if g.due(ep) {
+			v := ep.target()
+			err := p.fetch(ctx, ep, now, v)
+			switch {
+			case err == nil:
+				g.stats.ok++
+			case errors.Is(err, errDropped):
+			case futile(ctx, err) != nil:
+				return p.finish(g, err)
+			default:
+				g.stats.fail(err)
 			}
+			ep.use(g, v, err == nil)
+		}
+		if at, ok := g.next[ep.tier]; ok && lastOfTier[ep.tier] == i {
+			st.next[ep.tier] = at
 		}
 	}
-
-	// Readings are joined to meters by eid, so without the CT list they are useless.
-	if enabled := enabledMeters(st.meters); len(enabled) > 0 {
-		var readings []envoy.MeterReading
-		ok, err := step(envoy.PathMeterReadings, &readings)
-		if err != nil {
-			return e.fatal(acc, info, now, requestsBefore, &stats, err)
-		}
-		if ok {
-			addMeterReadings(acc, info.Serial, enabled, readings, now)
-		}
-	}
-
-	if !now.Before(st.ensembleNext) {
-		ok, err := e.gatherEnsemble(acc, info.Serial, now, step)
-		if err != nil {
-			return e.fatal(acc, info, now, requestsBefore, &stats, err)
-		}
-		if ok {
-			st.ensembleNext = now.Add(time.Duration(e.EnsembleInterval))
-		}
-	}
-	if st.batteries && !now.Before(st.tariffNext) {
-		var t envoy.Tariff
-		ok, err := step(envoy.PathTariff, &t)
-		if err != nil {
-			return e.fatal(acc, info, now, requestsBefore, &stats, err)
-		}
-		if ok {
-			addTariff(acc, info.Serial, t, now)
-			st.tariffNext = now.Add(time.Duration(e.TariffInterval))
-		}
-	}
-
-	if !now.Before(st.invertersNext) {
-		if st.lastReport == nil {
-			st.lastReport = make(map[string]envoy.Epoch)
-		}
-		// Detailed data first (firmware 8.2.4345 and later); the summary list
-		// where it is missing, and for the inverters beyond its 50-device cap.
-		var detail envoy.DeviceData
-		ok, err := step(envoy.PathDeviceData, &detail)
-		if err != nil {
-			return e.fatal(acc, info, now, requestsBefore, &stats, err)
-		}
-		var covered map[string]bool
-		if ok && (detail.DeviceCount.Valid || len(detail.Devices) > 0) {
-			covered = addDeviceData(acc, info.Serial, detail, st.lastReport, now)
-		}
-		done := covered != nil && !detail.Capped()
-		if !done {
-			var invs []envoy.Inverter
-			ok, err = step(envoy.PathInverters, &invs)
-			if err != nil {
-				return e.fatal(acc, info, now, requestsBefore, &stats, err)
-			}
-			if ok {
-				addInverters(acc, info.Serial, invs, covered, st.lastReport, now)
-				done = true
-			}
-		}
-		// On failure, try again next gather rather than a whole interval later.
-		if done {
-			st.invertersNext = now.Add(time.Duration(e.InvertersInterval))
-		}
-	}
-
-	e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, stats)
-	for _, err := range stats.errs {
-		acc.AddError(fmt.Errorf("%s: %w", e.Name(), err))
-	}
-	if stats.ok == 0 && stats.failed > 0 {
-		return fmt.Errorf("%w: %s: every endpoint failed", ErrUnreadable, e.Name())
-	}
-	return nil
+	return p.finish(g, nil)
 }
 
-// fatal ends a gather on an error that makes every further request futile:
-// the token is refused, the certificate is not the pinned one, or the gather
-// ran out of time. What was read before it is kept; only a gather that read
-// nothing is "could not be read", except that a refused token or
-// certificate always fails the gather.
-func (e *Enphase) fatal(acc telegraf.Accumulator, info envoy.Info, now time.Time, requestsBefore int64, stats *gatherStats, err error) error {
-	if e.ctx.Err() != nil {
-		// Stopping: not an error worth a line in Telegraf's log.
-		return fmt.Errorf("%s: %w", e.Name(), context.Canceled)
+// due reports whether ep is read in this gather: its firmware, its tier's
+// schedule and what the endpoints before it read.
+func (g *gatherRun) due(ep *endpoint) bool {
+	if ep.firmware == before7 && !g.p.legacy {
+		return false
 	}
+	if ep.tier != tierGather && g.now.Before(g.st.next[ep.tier]) {
+		return false
+	}
+	return ep.wanted == nil || ep.wanted(g)
+}
+
+// finish ends a gather: it writes enphase_gateway and turns the errors into
+// the gather's result. fatal, when set, is an error that made every further
+// request futile: the token is refused, the certificate is not the pinned
+// one, or the gather ran out of time. What was read before it is kept; only
+// a gather that read nothing is "could not be read", except that a refused
+// token or certificate always fails the gather.
+func (p *poller) finish(g *gatherRun, fatal error) error {
 	var auth *envoy.AuthError
-	if errors.As(err, &auth) {
-		e.onAuthRejected(info.Serial)
-	}
-	stats.fail(err)
-	e.emitGateway(acc, info, now, e.client.Requests()-requestsBefore, *stats)
-	if stats.ok > 0 && auth == nil && certpin.Refusal(err) == nil {
-		for _, err := range stats.errs {
-			acc.AddError(fmt.Errorf("%s: %w", e.Name(), err))
+	if fatal != nil {
+		if p.ctx.Err() != nil {
+			// Stopping: not an error worth a line in Telegraf's log.
+			return fmt.Errorf("%s: %w", p.name(), context.Canceled)
 		}
-		return nil
+		if errors.As(fatal, &auth) {
+			p.tokens.onAuthRejected(g.serial)
+		}
+		g.stats.fail(fatal)
 	}
-	return fmt.Errorf("%w: %s: %w", ErrUnreadable, e.Name(), err)
+	p.emitGateway(g.acc, g.info, g.now, p.client().Requests()-g.requests, g.stats)
+	if fatal != nil && (g.stats.ok == 0 || auth != nil || certpin.Refusal(fatal) != nil) {
+		return fmt.Errorf("%w: %s: %w", ErrUnreadable, p.name(), fatal)
+	}
+	for _, err := range g.stats.errs {
+		g.acc.AddError(fmt.Errorf("%s: %w", p.name(), err))
+	}
+	if g.stats.ok == 0 && g.stats.failed > 0 {
+		return fmt.Errorf("%w: %s: every endpoint failed", ErrUnreadable, p.name())
+	}
+	return nil
 }
 
 // futile returns the error if it means no further request can succeed:
@@ -278,142 +249,65 @@ func futile(ctx context.Context, err error) error {
 
 // refreshInfo reads /info when it is due: at start, every info_interval, and
 // after errors, to catch reboots and firmware pushes.
-func (e *Enphase) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, error) {
-	st := &e.state
+func (p *poller) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, error) {
+	st := &p.state
 	if st.info != nil && now.Before(st.infoNext) {
 		return *st.info, nil
 	}
-	info, err := e.client.Info(ctx)
+	info, err := p.client().Info(ctx)
 	if err != nil {
 		return envoy.Info{}, err
 	}
-	if err := e.checkSerial(info); err != nil {
+	if err := p.checkSerial(info); err != nil {
 		return envoy.Info{}, err
 	}
-	if info.Legacy() != e.legacy {
-		e.switchAuth(info)
+	if info.Legacy() != p.legacy {
+		p.switchAuth(info)
 	}
 	if st.info != nil && st.info.Firmware != info.Firmware {
-		e.Log.Infof("envoy %s: firmware changed from %s to %s; probing endpoints again", info.Serial, st.info.Firmware, info.Firmware)
+		p.log.Infof("envoy %s: firmware changed from %s to %s; probing endpoints again", info.Serial, st.info.Firmware, info.Firmware)
 		st.dropped = nil
-		st.metersAt, st.ensembleNext, st.ensembleCfgAt, st.tariffNext = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-		e.client.ResetSession()
+		// Every tier but the inverters' is read again at once.
+		st.next = map[tier]time.Time{tierInverters: st.next[tierInverters]}
+		p.client().ResetSession()
 	}
-	e.stateMu.Lock()
+	p.stateMu.Lock()
 	st.info = &info
-	e.stateMu.Unlock()
-	st.infoNext = now.Add(time.Duration(e.InfoInterval))
+	p.stateMu.Unlock()
+	st.infoNext = now.Add(time.Duration(p.every.info))
 	return info, nil
 }
 
-// gatherEnsemble reads batteries, the IQ System Controller, dry contacts and
-// the generator, asking only for what the inventory says exists. It returns
-// false when the tier should be tried again next gather.
-func (e *Enphase) gatherEnsemble(acc telegraf.Accumulator, serial string, now time.Time, step func(string, any) (bool, error)) (bool, error) {
-	st := &e.state
-	var inv envoy.EnsembleInventory
-	ok, err := step(envoy.PathEnsembleInventory, &inv)
-	if err != nil || !ok {
-		// A gateway without an ensemble (404) is done until the next probe.
-		return e.isDropped(envoy.PathEnsembleInventory, now), err
-	}
-	if len(inv) == 0 {
-		// No ensemble devices: ask again at the next probe, not every minute.
-		st.ensembleNext = now.Add(time.Duration(e.ReprobeInterval))
-		return false, nil
-	}
-	batteries := inv.BatteryCount() > 0
-	if batteries {
-		st.batteries = true
-		var power envoy.EnsemblePower
-		if _, err := step(envoy.PathEnsemblePower, &power); err != nil {
-			return false, err
-		}
-		addBatteries(acc, serial, inv, power, now)
-		var sec envoy.SecCtrl
-		ok, err := step(envoy.PathEnsembleSecCtrl, &sec)
-		if err != nil {
-			return false, err
-		}
-		if ok {
-			addBatterySystem(acc, serial, sec, &inv, now)
-		}
-	}
-	addSystemControllers(acc, serial, inv, now)
-	if !inv.Has(envoy.DeviceEnpower) {
-		return true, nil
-	}
-	// Every gateway answers these, with or without a controller: they are
-	// read only where one exists, and their configuration only with /info.
-	if !now.Before(st.ensembleCfgAt) {
-		var settings envoy.DryContactSettings
-		if ok, err := step(envoy.PathDryContactSettings, &settings); err != nil {
-			return false, err
-		} else if ok {
-			st.contactSettings = settings
-		}
-		var gen envoy.GeneratorConfig
-		if ok, err := step(envoy.PathGeneratorConfig, &gen); err != nil {
-			return false, err
-		} else if ok {
-			st.generatorCfg = gen
-		}
-		st.ensembleCfgAt = now.Add(time.Duration(e.InfoInterval))
-	}
-	var contacts envoy.DryContacts
-	if ok, err := step(envoy.PathEnsembleDryContacts, &contacts); err != nil {
-		return false, err
-	} else if ok {
-		addDryContacts(acc, serial, contacts, st.contactSettings, now)
-	}
-	if st.generatorCfg.Configured() {
-		var g envoy.Generator
-		if ok, err := step(envoy.PathEnsembleGenerator, &g); err != nil {
-			return false, err
-		} else if ok {
-			addGenerator(acc, serial, g, now)
-		}
-	}
-	return true, nil
-}
-
-func (e *Enphase) isDropped(path string, now time.Time) bool {
-	until, ok := e.state.dropped[path]
+func (p *poller) isDropped(path string, now time.Time) bool {
+	until, ok := p.state.dropped[path]
 	return ok && now.Before(until)
 }
 
 // checkSerial refuses a gateway other than the configured one (case E4).
-func (e *Enphase) checkSerial(info envoy.Info) error {
-	if e.Serial != "" && info.Serial != e.Serial {
-		return fmt.Errorf("the gateway at %s has serial %s, not the configured serial %s: check url (a DHCP change?) or serial", e.client.Host(), info.Serial, e.Serial)
+func (p *poller) checkSerial(info envoy.Info) error {
+	if p.serial != "" && info.Serial != p.serial {
+		return fmt.Errorf("the gateway at %s has serial %s, not the configured serial %s: check url (a DHCP change?) or serial", p.client().Host(), info.Serial, p.serial)
 	}
 	return nil
 }
 
-// switchAuth rebuilds the client for the gateway's firmware: digest
+// switchAuth gives the gateway a client for its firmware: digest
 // authentication over plain http before 7, the token over https from 7 on.
-func (e *Enphase) switchAuth(info envoy.Info) {
-	cfg := e.base
-	e.legacy = info.Legacy()
-	if e.legacy {
-		u := *cfg.URL
-		u.Scheme = "http"
-		cfg.URL = &u
-		auth := envoy.NewLegacyAuth(info.Serial, e.LegacyUser)
-		if e.LegacyPassword != "" {
-			auth.Password = e.LegacyPassword
+func (p *poller) switchAuth(info envoy.Info) {
+	cfg := p.base
+	p.legacy = info.Legacy()
+	if p.legacy {
+		auth := envoy.NewLegacyAuth(info.Serial, p.legacyUser)
+		if !p.legacyPassword.Empty() {
+			// Init checked that it reads.
+			auth.Password, _ = secret(p.legacyPassword)
 		}
-		cfg.Legacy = auth
-		e.Log.Infof("envoy %s: firmware %s is before 7: reading it over http with the %s user", info.Serial, info.Firmware, auth.User)
+		cfg.Auth = auth
+		p.log.Infof("envoy %s: firmware %s is before 7: reading it over http with the %s user", info.Serial, info.Firmware, auth.User)
 	}
 	// From firmware 7 over an http:// url, every gather fails saying what to
 	// change (see gather).
-	old := e.client
-	e.client = envoy.New(cfg)
-	old.Close()
-	if e.tok.renewer != nil {
-		e.tok.renewer.Check = e.client
-	}
+	p.setClient(envoy.New(cfg))
 }
 
 // errDropped marks an endpoint skipped because the gateway lacks it.
@@ -421,12 +315,13 @@ var errDropped = errors.New("endpoint dropped")
 
 // fetch gets and decodes one endpoint, dropping optional ones the gateway
 // lacks until reprobe_interval has passed.
-func (e *Enphase) fetch(ctx context.Context, path string, now time.Time, v any) error {
-	st := &e.state
-	if e.isDropped(path, now) {
+func (p *poller) fetch(ctx context.Context, ep *endpoint, now time.Time, v any) error {
+	st := &p.state
+	path := ep.path
+	if p.isDropped(path, now) {
 		return errDropped
 	}
-	r, err := e.client.Get(ctx, path)
+	r, err := p.client().GetLimit(ctx, path, ep.maxBody)
 	if err == nil {
 		err = envoy.Decode(r, v)
 	}
@@ -438,35 +333,35 @@ func (e *Enphase) fetch(ctx context.Context, path string, now time.Time, v any) 
 	if errors.As(err, &se) {
 		missing := se.Status == http.StatusNotFound
 		refused := se.Status == http.StatusUnauthorized || se.Status == http.StatusForbidden
-		if missing || (refused && (optional[path] || e.legacy)) {
-			return e.drop(path, now, err)
+		if missing || (refused && (ep.optional || p.legacy)) {
+			return p.drop(path, now, err)
 		}
 		if se.Status >= 500 {
-			e.state.infoNext = time.Time{} // a reboot or update may be under way
+			p.state.infoNext = time.Time{} // a reboot or update may be under way
 		}
 		return err
 	}
 	var te *envoy.TransportError
 	if errors.As(err, &te) {
-		e.state.infoNext = time.Time{}
+		p.state.infoNext = time.Time{}
 	}
 	// Firmware before 7 answers unknown JSON paths with an HTML page and a
 	// 200 (captures 3.7.0, 3.8.10): the endpoint is missing there.
 	var be *envoy.BodyError
-	if e.legacy && errors.As(err, &be) && be.HTML {
-		return e.drop(path, now, err)
+	if p.legacy && errors.As(err, &be) && be.HTML {
+		return p.drop(path, now, err)
 	}
 	return err
 }
 
 // drop stops asking for path until reprobe_interval has passed.
-func (e *Enphase) drop(path string, now time.Time, why error) error {
-	st := &e.state
+func (p *poller) drop(path string, now time.Time, why error) error {
+	st := &p.state
 	if st.dropped == nil {
 		st.dropped = make(map[string]time.Time)
 	}
-	st.dropped[path] = now.Add(time.Duration(e.ReprobeInterval))
-	e.Log.Infof("%s: %s; not asking again for %s", e.Name(), why, time.Duration(e.ReprobeInterval))
+	st.dropped[path] = now.Add(time.Duration(p.every.reprobe))
+	p.log.Infof("%s: %s; not asking again for %s", p.name(), why, time.Duration(p.every.reprobe))
 	return errDropped
 }
 

@@ -1,41 +1,42 @@
 package enphase
 
 import (
-	"bytes"
 	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
+	"strings"
 	"testing"
 
-	"github.com/influxdata/telegraf"
-	parsers_influx "github.com/influxdata/telegraf/plugins/parsers/influx"
-	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/telegraf-enphase/telegraf-enphase/internal/configfile"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoysim"
 )
 
-var update = flag.Bool("update", false, "rewrite the expected.out golden files from the plugin's output")
+var update = flag.Bool("update", false, "rewrite the golden files (expected.out, expected.err) from the plugin's output")
 
-// testdataDir holds our own captures: testdata/<case>/capture (absent for the
-// embedded demo) and the line protocol the plugin must emit, expected.out.
-var testdataDir = filepath.Join("..", "..", "..", "testdata")
+// testcasesDir holds the golden cases, as Telegraf's own plugins keep them:
+// testcases/<case>/capture (absent for the embedded demo), an optional
+// telegraf.conf holding one [[inputs.enphase]] table (url, token and CA are
+// the simulator's), the line protocol the plugin must emit, expected.out,
+// and, where the case expects errors, expected.err (one per line, the
+// simulator's address written as SIM).
+const testcasesDir = "testcases"
 
-// TestGolden gathers each capture twice at a fixed clock, 6 minutes apart (so
-// the inverter tier runs on the first gather only and the second shows the
-// steady state), and compares with expected.out, types included.
+// TestGolden gathers each case twice at a fixed clock, 15 s apart (so the
+// slower tiers run on the first gather only and the second shows the steady
+// state), and compares with expected.out, types included.
 func TestGolden(t *testing.T) {
-	entries, err := os.ReadDir(testdataDir)
+	entries, err := os.ReadDir(testcasesDir)
 	require.NoError(t, err)
 	ran := 0
 	for _, d := range entries {
 		if !d.IsDir() {
 			continue
 		}
-		dir := filepath.Join(testdataDir, d.Name())
+		dir := filepath.Join(testcasesDir, d.Name())
 		if _, err := os.Stat(filepath.Join(dir, "expected.out")); err != nil && !*update {
 			continue
 		}
@@ -48,31 +49,37 @@ func TestGolden(t *testing.T) {
 			url, err := sim.Start("127.0.0.1:0")
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = sim.Close() })
-			var e *Enphase
-			if sim.Legacy() {
-				e = New()
-				e.URL, e.Log, e.now = url, testutil.Logger{}, clk.Now
-				require.NoError(t, e.Init())
-				t.Cleanup(e.Stop)
-			} else {
-				e = newPlugin(t, sim, url, clk)
-			}
+			e := initPlugin(t, sim, url, clk, caseConfig(t, dir))
 			var acc testutil.Accumulator
 			require.NoError(t, e.Gather(&acc))
 			clk.Advance(15e9)
 			require.NoError(t, e.Gather(&acc))
-			require.Empty(t, acc.Errors)
 			got := acc.GetTelegrafMetrics()
-			golden := filepath.Join(dir, "expected.out")
+			gotErrs := make([]string, 0, len(acc.Errors))
+			for _, err := range acc.Errors {
+				gotErrs = append(gotErrs, strings.ReplaceAll(err.Error(), strings.TrimPrefix(strings.TrimPrefix(url, "https://"), "http://"), "SIM"))
+			}
+			golden, goldenErr := filepath.Join(dir, "expected.out"), filepath.Join(dir, "expected.err")
 			if *update {
 				require.NoError(t, os.WriteFile(golden, serialize(t, got), 0o644))
+				if len(gotErrs) > 0 {
+					require.NoError(t, os.WriteFile(goldenErr, []byte(strings.Join(gotErrs, "\n")+"\n"), 0o644))
+				} else if err := os.Remove(goldenErr); err != nil && !os.IsNotExist(err) {
+					require.NoError(t, err)
+				}
 				return
 			}
-			want := parseLines(t, golden)
-			testutil.RequireMetricsEqual(t, want, got, testutil.SortMetrics())
+			var wantErrs []string
+			if _, err := os.Stat(goldenErr); err == nil {
+				wantErrs, err = testutil.ParseLinesFromFile(goldenErr)
+				require.NoError(t, err)
+				require.NotEmpty(t, wantErrs, "%s is empty: remove it", goldenErr)
+			}
+			require.ElementsMatch(t, wantErrs, gotErrs)
+			testutil.RequireMetricsEqual(t, parseLines(t, golden), got, testutil.SortMetrics())
 		})
 	}
-	require.NotZero(t, ran, "no golden case found in %s", testdataDir)
+	require.NotZero(t, ran, "no golden case found in %s", testcasesDir)
 }
 
 // captureFS is the case's capture folder, or nil (the embedded demo) when it has none.
@@ -85,32 +92,16 @@ func captureFS(t *testing.T, dir string) fs.FS {
 	return os.DirFS(c)
 }
 
-// serialize writes metrics as sorted line protocol, the golden file format.
-func serialize(t *testing.T, metrics []telegraf.Metric) []byte {
+// caseConfig is the plugin with the case's telegraf.conf decoded into it, or
+// the defaults when the case has none.
+func caseConfig(t *testing.T, dir string) *Enphase {
 	t.Helper()
-	s := &serializers_influx.Serializer{SortFields: true}
-	require.NoError(t, s.Init())
-	lines := make([]string, 0, len(metrics))
-	for _, m := range metrics {
-		b, err := s.Serialize(m)
-		require.NoError(t, err)
-		lines = append(lines, string(b))
+	path := filepath.Join(dir, "telegraf.conf")
+	if _, err := os.Stat(path); err != nil {
+		return New()
 	}
-	sort.Strings(lines)
-	var buf bytes.Buffer
-	for _, l := range lines {
-		buf.WriteString(l)
-	}
-	return buf.Bytes()
-}
-
-func parseLines(t *testing.T, path string) []telegraf.Metric {
-	t.Helper()
-	b, err := os.ReadFile(path)
+	tables, err := configfile.Load(path, "enphase", New)
 	require.NoError(t, err)
-	p := &parsers_influx.Parser{}
-	require.NoError(t, p.Init())
-	ms, err := p.Parse(b)
-	require.NoError(t, err)
-	return ms
+	require.Len(t, tables, 1, "%s: one [[inputs.enphase]] table", path)
+	return tables[0].Value
 }

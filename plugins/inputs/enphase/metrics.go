@@ -123,19 +123,19 @@ func undouble(r *envoy.Reading) bool {
 // addProduction maps /production.json?details=1. Entries are chosen by type
 // and measurementType, never by position; an eim entry with activeCount 0 is
 // a CT that is not there (case P4).
-func (e *Enphase) addProduction(acc telegraf.Accumulator, serial string, p envoy.Production, phases int, now time.Time) {
-	if repairTotalConsumption(&p) {
-		e.Log.Debugf("%s: total consumption equals net consumption (firmware 8.3.5433): rebuilt as net + production", e.Name())
+func (p *poller) addProduction(acc telegraf.Accumulator, serial string, prod envoy.Production, phases int, now time.Time) {
+	if repairTotalConsumption(&prod) {
+		p.log.Debugf("%s: total consumption equals net consumption (firmware 8.3.5433): rebuilt as net + production", p.name())
 	}
-	for i := range p.Production {
-		if undouble(&p.Production[i]) {
-			e.Log.Debugf("%s: production aggregate is double its phases: using the sum of the phases", e.Name())
+	for i := range prod.Production {
+		if undouble(&prod.Production[i]) {
+			p.log.Debugf("%s: production aggregate is double its phases: using the sum of the phases", p.name())
 		}
 	}
-	for i := range p.Consumption {
-		undouble(&p.Consumption[i])
+	for i := range prod.Consumption {
+		undouble(&prod.Consumption[i])
 	}
-	for _, r := range p.Production {
+	for _, r := range prod.Production {
 		if !r.Active() {
 			continue
 		}
@@ -148,7 +148,7 @@ func (e *Enphase) addProduction(acc telegraf.Accumulator, serial string, p envoy
 			f := fields{}
 			f.put("power_w", r.WNow)
 			if r.WhLifetime.Valid && r.WhLifetime.V != 0 {
-				f["energy_lifetime_wh"] = e.state.counters.monotonic("inverters energy_lifetime_wh", r.WhLifetime.V, e.Log, e.Name())
+				f["energy_lifetime_wh"] = p.state.counters.monotonic("inverters energy_lifetime_wh", r.WhLifetime.V, p.log, p.name())
 			}
 			f.put("energy_today_wh", r.WhToday)
 			f.put("energy_last_seven_days_wh", r.WhLastSevenDays)
@@ -156,7 +156,7 @@ func (e *Enphase) addProduction(acc telegraf.Accumulator, serial string, p envoy
 			add(acc, mProduction, map[string]string{"serial": serial, "source": "inverters", "phase": "total"}, f, now)
 		}
 	}
-	for _, r := range p.Consumption {
+	for _, r := range prod.Consumption {
 		if r.Type != "eim" || !r.Active() {
 			continue
 		}
@@ -272,16 +272,16 @@ func addInverters(acc telegraf.Accumulator, serial string, invs []envoy.Inverter
 
 // emitGateway writes the health of one gather, so a dashboard can tell a
 // gateway that is down from one that produces 0 W.
-func (e *Enphase) emitGateway(acc telegraf.Accumulator, info envoy.Info, now time.Time, requests int64, s gatherStats) {
+func (p *poller) emitGateway(acc telegraf.Accumulator, info envoy.Info, now time.Time, requests int64, s gatherStats) {
 	f := fields{
 		"firmware":          info.Firmware,
 		"part_number":       info.PartNumber,
-		"gather_duration_s": e.now().Sub(now).Seconds(),
+		"gather_duration_s": p.now().Sub(now).Seconds(),
 		"requests":          requests,
 		"endpoints_ok":      s.ok,
 		"endpoints_failed":  s.failed,
-		"auth_checks_total": e.client.AuthChecks(),
-		"requests_total":    e.client.Requests(),
+		"auth_checks_total": p.client().AuthChecks(),
+		"requests_total":    p.client().Requests(),
 	}
 	add(acc, mGateway, map[string]string{"serial": info.Serial}, f, now)
 }

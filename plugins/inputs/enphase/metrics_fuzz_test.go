@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
-	parsers_influx "github.com/influxdata/telegraf/plugins/parsers/influx"
 	serializers_influx "github.com/influxdata/telegraf/plugins/serializers/influx"
 	"github.com/influxdata/telegraf/testutil"
 
@@ -22,22 +21,15 @@ import (
 )
 
 // fuzzEndpoints are the bodies FuzzMetrics mutates, by index: the fuzzer's
-// first argument picks one, the others come from the captures.
-var fuzzEndpoints = []string{
-	envoy.PathProduction,
-	envoy.PathMeterReadings,
-	envoy.PathMeters,
-	envoy.PathInverters,
-	envoy.PathDeviceData,
-	envoy.PathEnsembleInventory,
-	envoy.PathEnsemblePower,
-	envoy.PathEnsembleSecCtrl,
-	envoy.PathEnsembleDryContacts,
-	envoy.PathDryContactSettings,
-	envoy.PathEnsembleGenerator,
-	envoy.PathTariff,
-	envoy.PathSummary,
-}
+// first argument picks one, the others come from the captures. They are the
+// endpoints table's, in its order.
+var fuzzEndpoints = func() []string {
+	out := make([]string, len(endpoints))
+	for i, ep := range endpoints {
+		out[i] = ep.path
+	}
+	return out
+}()
 
 // fuzzSite is the rest of a gateway, decoded from captures, that the fuzzed
 // body is mapped together with.
@@ -54,7 +46,7 @@ type fuzzSite struct {
 }
 
 // loadFuzzSite decodes, for each endpoint, the first capture that has it
-// (testdata/batteries-v11 has them all): a site with CTs and batteries.
+// (testcases/batteries-v11 has them all): a site with CTs and batteries.
 func loadFuzzSite(tb testing.TB) fuzzSite {
 	tb.Helper()
 	var s fuzzSite
@@ -122,9 +114,7 @@ func FuzzMetrics(f *testing.F) {
 			return envoy.Decode(envoy.Response{Path: path, Status: http.StatusOK, Body: body}, v) == nil
 		}
 		var acc testutil.Accumulator
-		e := New()
-		e.Log = testutil.Logger{Quiet: true}
-		e.state.counters = counters{}
+		e := mappingPoller(testutil.Logger{Quiet: true})
 		last := map[string]envoy.Epoch{}
 
 		switch path {
@@ -227,6 +217,15 @@ func FuzzMetrics(f *testing.F) {
 				return
 			}
 			addSummary(&acc, serial, s, now)
+		case envoy.PathGeneratorConfig:
+			// Read for whether a generator is configured: no metric of its own.
+			var g envoy.GeneratorConfig
+			if !decode(&g) {
+				return
+			}
+			_ = g.Configured()
+		default:
+			t.Fatalf("FuzzMetrics does not map %s: add it to the switch", path)
 		}
 
 		for _, m := range acc.GetTelegrafMetrics() {
@@ -293,7 +292,7 @@ var jsonNumberRE = regexp.MustCompile(`([:\[,]\s*)-?\d+(?:\.\d+)?(?:[eE][+-]?\d+
 var readmeFieldRE = regexp.MustCompile(`((?:[a-z][a-z0-9_]*, )*[a-z][a-z0-9_]*) \((float|integer|string)\b`)
 
 // fieldTypes is the type of every field, as the README's Metrics section
-// documents it; the golden files (testdata/*/expected.out) must agree with
+// documents it; the golden files (testcases/*/expected.out) must agree with
 // it. A field name has one type in every measurement.
 func fieldTypes(tb testing.TB) map[string]string {
 	tb.Helper()
@@ -319,12 +318,12 @@ func fieldTypes(tb testing.TB) map[string]string {
 	if len(types) < 50 {
 		tb.Fatalf("README.md: only %d fields found in the Metrics section: has its format changed?", len(types))
 	}
-	goldens, err := filepath.Glob(filepath.Join(testdataDir, "*", "expected.out"))
+	goldens, err := filepath.Glob(filepath.Join(testcasesDir, "*", "expected.out"))
 	if err != nil || len(goldens) == 0 {
-		tb.Fatalf("no golden file in %s (%v)", testdataDir, err)
+		tb.Fatalf("no golden file in %s (%v)", testcasesDir, err)
 	}
 	for _, g := range goldens {
-		for _, m := range parseGolden(tb, g) {
+		for _, m := range parseLines(tb, g) {
 			for _, fl := range m.FieldList() {
 				if got := goType(fl.Value); types[fl.Key] != got {
 					tb.Fatalf("%s: %s %s is %s, README.md says %q", g, m.Name(), fl.Key, got, types[fl.Key])
@@ -333,22 +332,4 @@ func fieldTypes(tb testing.TB) map[string]string {
 		}
 	}
 	return types
-}
-
-// parseGolden reads a golden file's line protocol.
-func parseGolden(tb testing.TB, path string) []telegraf.Metric {
-	tb.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	p := &parsers_influx.Parser{}
-	if err := p.Init(); err != nil {
-		tb.Fatal(err)
-	}
-	ms, err := p.Parse(b)
-	if err != nil {
-		tb.Fatalf("%s: %v", path, err)
-	}
-	return ms
 }

@@ -1,6 +1,7 @@
 package enphase
 
 import (
+	"github.com/influxdata/telegraf"
 	"math"
 	"reflect"
 	"testing"
@@ -47,8 +48,7 @@ func TestNonFiniteNeverWrittenV9(t *testing.T) {
 	t.Run("V9 a count or code beyond int64", func(t *testing.T) {
 		var acc testutil.Accumulator
 		huge := envoy.Num{V: 1e300, Valid: true}
-		e := New()
-		e.Log, e.state.counters = testutil.Logger{Quiet: true}, counters{}
+		e := mappingPoller(testutil.Logger{Quiet: true})
 		e.addProduction(&acc, "s", envoy.Production{Production: []envoy.Reading{{Type: "inverters", ActiveCount: huge, Values: envoy.Values{WNow: envoy.Num{V: 5, Valid: true}}}}}, 0, now)
 		addACBatteries(&acc, "s", []envoy.Storage{{ActiveCount: huge, WNow: envoy.Num{V: 5, Valid: true}}}, now)
 		if len(acc.Metrics) != 2 {
@@ -70,4 +70,10 @@ func TestNonFiniteNeverWrittenV9(t *testing.T) {
 			t.Fatalf("a point with only an infinite temperature was written: %+v", acc.Metrics[0])
 		}
 	})
+}
+
+// mappingPoller is a poller for tests of the mapping alone: no client, no
+// gateway, the lifetime counters fresh.
+func mappingPoller(log telegraf.Logger) *poller {
+	return &poller{log: log, now: time.Now, host: "192.0.2.1", state: state{counters: counters{}}}
 }

@@ -14,9 +14,8 @@ import (
 	"github.com/telegraf-enphase/telegraf-enphase/internal/certpin"
 )
 
-// initPin validates tls_pin and tls_pin_file and, with a pin, makes tlsCfg
-// check it in the handshake in place of the certificate chain (case T7).
-func (e *Enphase) initPin(u *url.URL, tlsCfg *tls.Config) error {
+// checkPinSettings refuses the settings a pin cannot be combined with.
+func (e *Enphase) checkPinSettings(u *url.URL) error {
 	setting := strings.TrimSpace(e.TLSPin)
 	if setting == "" {
 		if e.TLSPinFile != "" {
@@ -31,6 +30,17 @@ func (e *Enphase) initPin(u *url.URL, tlsCfg *tls.Config) error {
 		return &ConfigError{Key: "insecure_skip_verify", Reason: "cannot be combined with tls_pin, which replaces it (the certificate is checked against the pin instead): remove insecure_skip_verify"}
 	case e.TLSCA != "":
 		return &ConfigError{Key: "tls_ca", Reason: "cannot be combined with tls_pin, which replaces it (the certificate is checked against the pin instead): remove tls_ca"}
+	}
+	return nil
+}
+
+// initPin validates tls_pin and tls_pin_file and, with a pin, makes tlsCfg
+// (the one Telegraf's TLS settings built) check it in the handshake in
+// place of the certificate chain (case T7).
+func (e *Enphase) initPin(u *url.URL, tlsCfg *tls.Config) error {
+	setting := strings.TrimSpace(e.TLSPin)
+	if setting == "" {
+		return nil
 	}
 	p := &certpin.Pin{Host: u.Host, Accept: e.command("pin --accept"), Now: e.clock}
 	if strings.EqualFold(setting, certpin.TOFU) {
@@ -70,17 +80,17 @@ func (e *Enphase) clock() time.Time {
 
 // command is a telegraf-enphase command line for this gateway, for messages.
 func (e *Enphase) command(sub string) string {
-	cfg := e.ConfigFile
+	cfg := e.configFile
 	if cfg == "" {
 		cfg = "FILE"
 	}
 	cmd := "telegraf-enphase " + sub + " --config " + cfg
 	switch {
-	case e.Position == 0:
+	case e.position == 0:
 	case e.Serial != "":
 		cmd += " --gateway " + e.Serial
 	default:
-		cmd += fmt.Sprintf(" --gateway %d", e.Position)
+		cmd += fmt.Sprintf(" --gateway %d", e.position)
 	}
 	return cmd
 }
@@ -103,8 +113,12 @@ func (s PinState) Match() bool {
 // request, no token) and compares it with the pin. With accept, it stores
 // the presented certificate as the pin: a person's decision after the
 // gateway renewed its certificate.
-func (e *Enphase) CheckPin(ctx context.Context, accept bool) (PinState, error) {
-	u := e.base.URL
+func (s *Service) CheckPin(ctx context.Context, accept bool) (PinState, error) {
+	return s.e.checkPin(ctx, accept)
+}
+
+func (e *Enphase) checkPin(ctx context.Context, accept bool) (PinState, error) {
+	u := e.gw.base.URL
 	if u.Scheme != "https" {
 		return PinState{}, &ConfigError{Key: "url", Reason: "is plain http: there is no certificate to pin"}
 	}
@@ -115,7 +129,7 @@ func (e *Enphase) CheckPin(ctx context.Context, accept bool) (PinState, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(e.Timeout))
 	defer cancel()
-	cert, err := certpin.Presented(ctx, net.JoinHostPort(u.Hostname(), port), e.TLSServerName)
+	cert, err := certpin.Presented(ctx, net.JoinHostPort(u.Hostname(), port), e.ServerName)
 	if err != nil {
 		return st, err
 	}

@@ -41,9 +41,9 @@ func pinnedPlugin(t *testing.T, sim *envoysim.Server, url, dir, pin string) (*En
 	}
 	e.TLSPin = pin
 	e.Username = account
-	e.Password = password
+	e.Password = config.NewSecret([]byte(password))
 	e.EnlightenURL, e.EntrezURL = url, url
-	e.ConfigFile = "/etc/telegraf/telegraf.d/enphase.conf"
+	e.configFile = "/etc/telegraf/telegraf.d/enphase.conf"
 	e.Timeout = config.Duration(5 * time.Second)
 	e.GatherTimeout = config.Duration(10 * time.Second)
 	log := &testutil.CaptureLogger{}
@@ -85,14 +85,14 @@ func TestCertificatePinTOFU(t *testing.T) {
 	require.Contains(t, strings.Join(logLines(log), "\n"), "trusting the gateway's certificate on first use: SHA256 "+old.String())
 
 	// The same certificate passes, on a new connection too.
-	e.client.Close()
+	e.gw.client().Close()
 	require.NoError(t, e.Gather(&acc))
 	require.Empty(t, acc.Errors)
 
 	// The gateway renews its certificate. Its web server finishes the open
 	// connection first: drop it so the next request needs a handshake.
 	require.NoError(t, sim.RotateCertificate())
-	e.client.Close()
+	e.gw.client().Close()
 	renewed := simFingerprint(t, sim)
 	before := sim.Stats()
 	for i := range 2 {
@@ -116,7 +116,7 @@ func TestCertificatePinTOFU(t *testing.T) {
 	require.Equal(t, before.Total, after.Total, "no request reached the gateway")
 	require.Equal(t, before.CheckJWT, after.CheckJWT, "no token was sent")
 	require.Zero(t, after.CloudLogin, "a refused certificate is not a refused token: no renewal")
-	require.False(t, e.tok.renewing.Load())
+	require.False(t, e.tokens.renewing.Load())
 
 	// A restarted plugin, which has not read /info yet, refuses too.
 	restarted, _ := pinnedPlugin(t, sim, url, dir, "tofu")
@@ -125,7 +125,7 @@ func TestCertificatePinTOFU(t *testing.T) {
 	require.Equal(t, before.Total, sim.Stats().Total)
 
 	// A person accepts the renewed certificate; the running plugin goes on.
-	st, err := e.CheckPin(context.Background(), true)
+	st, err := NewService(e).CheckPin(context.Background(), true)
 	require.NoError(t, err)
 	require.True(t, st.Accepted)
 	require.True(t, st.Match())
@@ -177,7 +177,7 @@ func TestCertificatePinFixed(t *testing.T) {
 			require.ErrorAs(t, err, &m)
 			require.ErrorContains(t, err, tt.wantErr)
 			require.Equal(t, before, sim.Stats().Total, "not even /info was asked")
-			_, err = e.CheckPin(context.Background(), true)
+			_, err = NewService(e).CheckPin(context.Background(), true)
 			var ce *ConfigError
 			require.ErrorAs(t, err, &ce, "a fixed pin is changed in the configuration")
 			require.Equal(t, "tls_pin", ce.Key)
@@ -201,7 +201,7 @@ func TestAcceptCommandInMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run("T7 "+tt.want, func(t *testing.T) {
-			e := &Enphase{ConfigFile: tt.file, Position: tt.position, Serial: tt.serial}
+			e := &Enphase{configFile: tt.file, position: tt.position, Serial: tt.serial}
 			require.Equal(t, tt.want, e.command("pin --accept"))
 		})
 	}

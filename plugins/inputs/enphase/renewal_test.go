@@ -79,8 +79,8 @@ func (r *cloudRig) mint(role string, age, left time.Duration) string {
 // waitRenewal waits for the background renewal to finish.
 func waitRenewal(t *testing.T, e *Enphase) {
 	t.Helper()
-	require.Eventually(t, func() bool { return !e.tok.renewing.Load() }, 10*time.Second, 5*time.Millisecond)
-	e.bg.Wait()
+	require.Eventually(t, func() bool { return !e.tokens.renewing.Load() }, 10*time.Second, 5*time.Millisecond)
+	e.tokens.wait()
 }
 
 func gatherOK(t *testing.T, e *Enphase) *testutil.Accumulator {
@@ -289,12 +289,12 @@ func TestCronAndPluginRace(t *testing.T) {
 	go func() { defer wg.Done(); gatherOK(t, plugin); waitRenewal(t, plugin) }()
 	go func() {
 		defer wg.Done()
-		_, err := cron.RenewToken(context.Background(), false)
+		_, err := NewService(cron).RenewToken(context.Background(), false)
 		require.NoError(t, err)
 	}()
 	wg.Wait()
 	require.Equal(t, 1, r.sim.Stats().CloudTokens, "one renewal, the other saw a fresh token")
-	tok, err := cron.CheckToken(context.Background())
+	tok, err := NewService(cron).CheckToken(context.Background())
 	require.NoError(t, err)
 	require.NotEqual(t, old, tok.Raw)
 	r.clk.Advance(15 * time.Second)

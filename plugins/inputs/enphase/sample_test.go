@@ -53,7 +53,7 @@ func TestReadmeDocumentsEveryField(t *testing.T) {
 	readme, err := os.ReadFile("README.md")
 	require.NoError(t, err)
 	doc := string(readme)
-	goldens, err := filepath.Glob(filepath.Join(testdataDir, "*", "expected.out"))
+	goldens, err := filepath.Glob(filepath.Join(testcasesDir, "*", "expected.out"))
 	require.NoError(t, err)
 	require.NotEmpty(t, goldens)
 	for _, g := range goldens {

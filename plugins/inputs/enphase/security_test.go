@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/influxdata/telegraf/config"
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
 
@@ -32,15 +33,17 @@ func TestSecurityConfigErrors(t *testing.T) {
 		{name: "T7 tls_pin too short", set: func(e *Enphase) { e.TLSPin = "sha256:AB:CD" }, wantKey: "tls_pin", wantReason: "has 4 hex digits"},
 		{name: "T7 tls_pin with insecure_skip_verify", set: func(e *Enphase) { e.TLSPin, e.InsecureSkipVerify = "tofu", true }, wantKey: "insecure_skip_verify", wantReason: "cannot be combined with tls_pin"},
 		{name: "T7 tls_pin with tls_ca", set: func(e *Enphase) { e.TLSPin, e.TLSCA = "sha256:"+fp, "/etc/ssl/envoy.pem" }, wantKey: "tls_ca", wantReason: "remove tls_ca"},
-		{name: "T7 tofu without token_file", set: func(e *Enphase) { e.TLSPin, e.TokenFile, e.Token = "tofu", "", sim.Token() }, wantKey: "tls_pin_file", wantReason: `required with tls_pin = "tofu" when there is no token_file`},
+		{name: "T7 tofu without token_file", set: func(e *Enphase) { e.TLSPin, e.TokenFile, e.Token = "tofu", "", config.NewSecret([]byte(sim.Token())) }, wantKey: "tls_pin_file", wantReason: `required with tls_pin = "tofu" when there is no token_file`},
 		{name: "T7 tls_pin_file with a fixed pin", set: func(e *Enphase) { e.TLSPin, e.TLSPinFile = "sha256:"+fp, "/x.pin" }, wantKey: "tls_pin_file", wantReason: "a fixed fingerprint needs no file"},
 		{name: "T7 tls_pin_file without tls_pin", set: func(e *Enphase) { e.TLSPinFile = "/x.pin" }, wantKey: "tls_pin_file", wantReason: `only used with tls_pin = "tofu"`},
 		{name: "T7 tls_pin with an http url", set: func(e *Enphase) { e.URL, e.TokenFile, e.TLSPin = "http://192.168.1.5", "", "tofu" }, wantKey: "tls_pin", wantReason: `use url = "https://192.168.1.5"`},
 		{name: "T6 http url with token_file", set: func(e *Enphase) { e.URL = "http://192.168.1.5" }, wantKey: "url", wantReason: `http://192.168.1.5 is plain http, which would send the token in clear text: use url = "https://192.168.1.5"`},
 		{name: "T6 http url with a port and token_file", set: func(e *Enphase) { e.URL = "http://[fd50::1]:80" }, wantKey: "url", wantReason: `use url = "https://[fd50::1]"`},
-		{name: "T6 http url with token", set: func(e *Enphase) { e.URL, e.TokenFile, e.Token = "http://192.168.1.5", "", sim.Token() }, wantKey: "url", wantReason: "clear text"},
+		{name: "T6 http url with token", set: func(e *Enphase) {
+			e.URL, e.TokenFile, e.Token = "http://192.168.1.5", "", config.NewSecret([]byte(sim.Token()))
+		}, wantKey: "url", wantReason: "clear text"},
 		{name: "T6 http url with username", set: func(e *Enphase) {
-			e.URL, e.TokenFile, e.Username, e.Password = "http://envoy.local", "", account, password
+			e.URL, e.TokenFile, e.Username, e.Password = "http://envoy.local", "", account, config.NewSecret([]byte(password))
 		}, wantKey: "url", wantReason: `use url = "https://envoy.local"`},
 	}
 	for _, tt := range tests {

@@ -25,23 +25,11 @@ func gatherOnce(t *testing.T, fsys fs.FS) ([]telegraf.Metric, *testutil.Accumula
 	return acc.GetTelegrafMetrics(), &acc, func(path string) int { return sim.Stats().Requests[path] }
 }
 
-// value returns field of the first metric named name with all of tags.
-func value(t *testing.T, ms []telegraf.Metric, name string, tags map[string]string, field string) any {
-	t.Helper()
-	m := findMetric(ms, name, tags)
-	if m == nil {
-		t.Fatalf("no %s %v", name, tags)
-	}
-	v, ok := m.GetField(field)
-	require.True(t, ok, "%s %v has no %s", name, tags, field)
-	return v
-}
-
-// dirWith is a capture folder of testdata with files added or replaced.
+// dirWith is a golden case's capture folder with files added or replaced.
 func dirWith(t *testing.T, dir string, files map[string]string) fs.FS {
 	t.Helper()
 	out := fstest.MapFS{}
-	root := filepath.Join(testdataDir, dir, "capture")
+	root := filepath.Join(testcasesDir, dir, "capture")
 	entries, err := os.ReadDir(root)
 	require.NoError(t, err)
 	for _, en := range entries {

@@ -47,15 +47,26 @@ func writeToken(t *testing.T, tok string) string {
 // certificate (so the tests prove TLS works without skipping verification).
 func newPlugin(t *testing.T, sim *envoysim.Server, url string, clk *clock) *Enphase {
 	t.Helper()
-	ca := filepath.Join(t.TempDir(), "envoy.pem")
-	require.NoError(t, os.WriteFile(ca, sim.CertificatePEM(), 0o600))
-	e := New()
+	return initPlugin(t, sim, url, clk, New())
+}
+
+// initPlugin points e (New, perhaps with a case's configuration decoded into
+// it) at the simulator and initialises it. A gateway before firmware 7 gets
+// no token and no CA: it speaks plain http.
+func initPlugin(t *testing.T, sim *envoysim.Server, url string, clk *clock, e *Enphase) *Enphase {
+	t.Helper()
 	e.URL = url
-	e.TokenFile = writeToken(t, sim.Token())
-	e.TLSCA = ca
-	e.Timeout = config.Duration(5 * time.Second)
-	e.GatherTimeout = config.Duration(10 * time.Second)
-	e.Log = testutil.Logger{}
+	if !sim.Legacy() {
+		ca := filepath.Join(t.TempDir(), "envoy.pem")
+		require.NoError(t, os.WriteFile(ca, sim.CertificatePEM(), 0o600))
+		e.TokenFile = writeToken(t, sim.Token())
+		e.TLSCA = ca
+		e.Timeout = config.Duration(5 * time.Second)
+		e.GatherTimeout = config.Duration(10 * time.Second)
+	}
+	if e.Log == nil {
+		e.Log = testutil.Logger{}
+	}
 	if clk != nil {
 		e.now = clk.Now
 	}

@@ -83,7 +83,7 @@ func TestSoak(t *testing.T) {
 	e.TLSCA = ca
 	e.TokenFile = filepath.Join(dir, "envoy.token")
 	require.NoError(t, os.WriteFile(e.TokenFile, []byte(sim.Token()+"\n"), 0o600))
-	e.Username, e.Password = account, soakPassword
+	e.Username, e.Password = account, config.NewSecret([]byte(soakPassword))
 	e.EnlightenURL, e.EntrezURL, e.CloudTLSCA = url, url, ca
 	// Short real-time timeouts: a hang costs its timeout in real time.
 	e.Timeout = config.Duration(300 * time.Millisecond)
@@ -118,7 +118,7 @@ func TestSoak(t *testing.T) {
 		}()
 		select {
 		case <-done:
-			e.bg.Wait() // a renewal the gather started: the next tick sees its outcome
+			e.tokens.wait() // a renewal the gather started: the next tick sees its outcome
 		case <-time.After(soakGatherCap):
 			overruns++
 		}
@@ -163,7 +163,7 @@ func TestSoak(t *testing.T) {
 	}
 
 	st := sim.Stats()
-	rs := e.tok.renewer.Stats()
+	rs := e.tokens.renewer.Stats()
 	ratio := float64(unhitWithData) / float64(unhit)
 	report := soakReport(days, ticks, hit, unhit, unhitWithData, ratio, st, rs.Renewals, rs.Failures, heap, goroutines, log, acc)
 	t.Log("\n" + report)

@@ -2,16 +2,17 @@ package enphase
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/influxdata/telegraf"
+	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/enlighten"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
@@ -31,41 +32,64 @@ const (
 	warnEvery = 24 * time.Hour
 )
 
-// tokenState is the token lifecycle of one gateway.
-type tokenState struct {
+// tokenManager is the token lifecycle of one gateway: where the token is
+// stored, its renewal in the background and the e-mail that reports it.
+type tokenManager struct {
+	source   envoy.TokenSource
 	renewer  *renew.Renewer // nil without credentials
-	store    token.Store
+	file     string         // token_file, for messages; "" with token
+	url      string         // the gateway's, for e-mails
+	email    *mail.Config
+	log      telegraf.Logger
+	name     func() string // the gateway's name in messages
+	ctx      context.Context
 	renewing atomic.Bool
 	lastWarn time.Time // guarded by the gather lock
+	bg       sync.WaitGroup
 }
 
-// initTokens sets up where the token comes from and, with credentials, how
-// it is renewed.
-func (e *Enphase) initTokens(tlsChecker renew.Checker) error {
+// wait waits for a renewal in flight (Stop).
+func (m *tokenManager) wait() { m.bg.Wait() }
+
+// initTokens builds the token manager from the settings: where the token
+// comes from and, with credentials, how it is renewed, each new token
+// checked on the gateway by check.
+func (e *Enphase) initTokens(check renew.Checker) (*tokenManager, error) {
+	m := &tokenManager{file: e.TokenFile, url: e.URL, email: e.Email, log: e.Log}
+	if err := e.configureTokens(m, check); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (e *Enphase) configureTokens(m *tokenManager, check renew.Checker) error {
 	creds := e.Username != ""
 	switch {
-	case e.TokenFile != "" && e.Token != "":
+	case e.TokenFile != "" && !e.Token.Empty():
 		return &ConfigError{Key: "token", Reason: "set either token_file or token, not both"}
-	case e.Token != "" && creds:
+	case !e.Token.Empty() && creds:
 		return &ConfigError{Key: "token", Reason: "a token in the configuration cannot be renewed: use token_file, where renewed tokens are stored"}
-	case e.Token != "":
-		t, err := token.Parse(e.Token)
+	case !e.Token.Empty():
+		raw, err := secret(&e.Token)
 		if err != nil {
 			return &ConfigError{Key: "token", Reason: err.Error()}
 		}
-		e.tokens = token.Static{T: t}
+		t, err := token.Parse(raw)
+		if err != nil {
+			return &ConfigError{Key: "token", Reason: err.Error()}
+		}
+		m.source = token.Static{T: t}
 		return nil
 	case e.TokenFile == "":
 		return &ConfigError{Key: "token_file", Reason: "required: the path of a file holding the gateway's JWT (or set token)"}
 	}
 	src := &token.FileSource{Path: e.TokenFile}
-	e.tokens = src
-	e.tok.store = token.Store{Path: e.TokenFile, Warn: func(w string) { e.Log.Warn(w) }}
+	m.source = src
 	if _, err := src.Token(); err != nil && !creds {
 		return &ConfigError{Key: "token_file", Reason: err.Error() + " (paste a token from https://entrez.enphaseenergy.com, or set username and password to have one fetched)"}
 	}
 	if !creds {
-		if e.Password != "" || e.PasswordFile != "" {
+		if !e.Password.Empty() || e.PasswordFile != "" {
 			return &ConfigError{Key: "username", Reason: "required with password: the Enlighten account's e-mail"}
 		}
 		return nil
@@ -76,15 +100,12 @@ func (e *Enphase) initTokens(tlsChecker renew.Checker) error {
 	}
 	cloudCfg := enlighten.Config{EnlightenURL: e.EnlightenURL, EntrezURL: e.EntrezURL, Now: e.now}
 	if e.CloudTLSCA != "" {
-		pem, err := os.ReadFile(e.CloudTLSCA)
+		// Telegraf's loader, as for tls_ca.
+		cfg, err := (&common_tls.ClientConfig{TLSCA: e.CloudTLSCA}).TLSConfig()
 		if err != nil {
 			return &ConfigError{Key: "cloud_tls_ca", Reason: err.Error()}
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return &ConfigError{Key: "cloud_tls_ca", Reason: fmt.Sprintf("%s holds no PEM certificate", e.CloudTLSCA)}
-		}
-		cloudCfg.RootCAs = pool
+		cloudCfg.RootCAs = cfg.RootCAs
 	}
 	cloud, err := enlighten.New(cloudCfg)
 	if err != nil {
@@ -93,11 +114,11 @@ func (e *Enphase) initTokens(tlsChecker renew.Checker) error {
 	if e.RenewOwnerBefore <= 0 || e.RenewInstallerBefore <= 0 {
 		return &ConfigError{Key: "renew_owner_before", Reason: "renew_owner_before and renew_installer_before must be positive"}
 	}
-	e.tok.renewer = &renew.Renewer{
-		Store:  e.tok.store,
+	m.renewer = &renew.Renewer{
+		Store:  token.Store{Path: e.TokenFile, Warn: func(w string) { e.Log.Warn(w) }},
 		Creds:  renew.Credentials{Username: e.Username, Password: password},
 		Mint:   cloud,
-		Check:  tlsChecker,
+		Check:  check,
 		Policy: renew.Policy{OwnerBefore: time.Duration(e.RenewOwnerBefore), InstallerBefore: time.Duration(e.RenewInstallerBefore)},
 		Now:    e.now,
 	}
@@ -113,11 +134,15 @@ func (e *Enphase) initTokens(tlsChecker renew.Checker) error {
 // from the file at each use so a changed password needs no restart.
 func (e *Enphase) passwordSource() (func() (string, error), error) {
 	switch {
-	case e.Password != "" && e.PasswordFile != "":
+	case !e.Password.Empty() && e.PasswordFile != "":
 		return nil, &ConfigError{Key: "password", Reason: "set either password or password_file, not both"}
-	case e.Password != "":
-		pw := e.Password
-		return func() (string, error) { return pw, nil }, nil
+	case !e.Password.Empty():
+		// Kept protected; out of it only for the login.
+		pw := &e.Password
+		if _, err := secret(pw); err != nil {
+			return nil, &ConfigError{Key: "password", Reason: err.Error()}
+		}
+		return func() (string, error) { return secret(pw) }, nil
 	case e.PasswordFile != "":
 		if _, err := os.Stat(e.PasswordFile); err != nil {
 			return nil, &ConfigError{Key: "password_file", Reason: err.Error()}
@@ -134,11 +159,11 @@ func (e *Enphase) passwordSource() (func() (string, error), error) {
 	return nil, &ConfigError{Key: "password", Reason: "required with username (or password_file); a password with '$' is safest in password_file"}
 }
 
-// currentToken returns the usable token for serial, starting a renewal in
+// current returns the usable token for serial, starting a renewal in
 // the background when it is missing, for another gateway, expired or due.
 // It returns an error only when no gather is possible with what is on disk.
-func (e *Enphase) currentToken(acc telegraf.Accumulator, serial string, now time.Time) (token.Token, error) {
-	tok, err := e.tokens.Token()
+func (m *tokenManager) current(acc telegraf.Accumulator, serial string, now time.Time) (token.Token, error) {
+	tok, err := m.source.Token()
 	if err == nil {
 		err = tok.CheckSerial(serial)
 	}
@@ -147,16 +172,16 @@ func (e *Enphase) currentToken(acc telegraf.Accumulator, serial string, now time
 	if err == nil && tok.Expired(now.Add(-clockSkew)) {
 		err = fmt.Errorf("the %s has expired", tok)
 	}
-	r := e.tok.renewer
+	r := m.renewer
 	switch {
 	case r != nil && (err != nil || r.Policy.Due(tok, now) || tok.Expired(now)):
-		e.startRenewal(serial, renew.Options{})
-	case r == nil && err == nil && renew.DefaultPolicy().Due(tok, now) && now.Sub(e.tok.lastWarn) >= warnEvery:
-		e.tok.lastWarn = now
-		e.Log.Warnf("%s: the %s expires in %s and no Enlighten credentials are configured to renew it: paste a new token into %s", e.Name(), tok, tok.Remaining(now).Round(time.Hour), e.TokenFile)
+		m.startRenewal(serial, renew.Options{})
+	case r == nil && err == nil && renew.DefaultPolicy().Due(tok, now) && now.Sub(m.lastWarn) >= warnEvery:
+		m.lastWarn = now
+		m.log.Warnf("%s: the %s expires in %s and no Enlighten credentials are configured to renew it: paste a new token into %s", m.name(), tok, tok.Remaining(now).Round(time.Hour), m.file)
 	}
 	if tok.Raw != "" {
-		e.emitToken(acc, serial, tok, now)
+		m.emitToken(acc, serial, tok, now)
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
@@ -171,66 +196,66 @@ func (e *Enphase) currentToken(acc telegraf.Accumulator, serial string, now time
 }
 
 // onAuthRejected reacts to the gateway refusing the token on check_jwt.
-func (e *Enphase) onAuthRejected(serial string) {
-	if e.tok.renewer != nil {
-		e.startRenewal(serial, renew.Options{Verify: true})
+func (m *tokenManager) onAuthRejected(serial string) {
+	if m.renewer != nil {
+		m.startRenewal(serial, renew.Options{Verify: true})
 	}
 }
 
 // startRenewal renews in the background so that gathers go on with the old
 // token meanwhile; at most one renewal runs per gateway.
-func (e *Enphase) startRenewal(serial string, o renew.Options) {
-	if !e.tok.renewing.CompareAndSwap(false, true) {
+func (m *tokenManager) startRenewal(serial string, o renew.Options) {
+	if !m.renewing.CompareAndSwap(false, true) {
 		return
 	}
-	e.bg.Add(1)
+	m.bg.Add(1)
 	go func() {
-		defer e.bg.Done()
-		defer e.tok.renewing.Store(false)
-		ctx, cancel := context.WithTimeout(e.ctx, renewTimeout)
+		defer m.bg.Done()
+		defer m.renewing.Store(false)
+		ctx, cancel := context.WithTimeout(m.ctx, renewTimeout)
 		defer cancel()
-		res, err := e.tok.renewer.Renew(ctx, serial, o)
+		res, err := m.renewer.Renew(ctx, serial, o)
 		switch {
 		case errors.Is(err, renew.ErrBackingOff), errors.Is(err, token.ErrLocked):
-			e.Log.Debugf("%s: token renewal: %v", e.Name(), err)
-		case err != nil && ctx.Err() != nil && e.ctx.Err() != nil:
+			m.log.Debugf("%s: token renewal: %v", m.name(), err)
+		case err != nil && ctx.Err() != nil && m.ctx.Err() != nil:
 			// Stopping.
 		case err != nil:
-			e.Log.Errorf("%s: %v", e.Name(), err)
-			e.NotifyRenewal(ctx, res, err)
+			m.log.Errorf("%s: %v", m.name(), err)
+			m.notifyRenewal(ctx, res, err)
 		case res.Renewed:
-			e.Log.Infof("%s: token renewed (%s): %s", e.Name(), res.Reason, res.Token)
-			e.NotifyRenewal(ctx, res, nil)
+			m.log.Infof("%s: token renewed (%s): %s", m.name(), res.Reason, res.Token)
+			m.notifyRenewal(ctx, res, nil)
 		}
 	}()
 }
 
-// NotifyRenewal mails the outcome of a renewal when e-mail is configured:
+// notifyRenewal mails the outcome of a renewal when e-mail is configured:
 // failures always, successes with on_success. The message holds no secret.
-func (e *Enphase) NotifyRenewal(ctx context.Context, res renew.Result, err error) {
+func (m *tokenManager) notifyRenewal(ctx context.Context, res renew.Result, err error) {
 	switch {
-	case e.Email == nil:
+	case m.email == nil:
 	case err != nil:
-		e.notify(ctx, fmt.Sprintf("telegraf-enphase: token renewal failed for %s", e.Name()),
-			fmt.Sprintf("Renewing the token of %s (%s) failed:\n\n  %v\n\nThe stored token was left as it was and stays in use while it is valid.\nToken file: %s\n", e.Name(), e.URL, err, e.TokenFile))
-	case res.Renewed && e.Email.OnSuccess:
-		e.notify(ctx, fmt.Sprintf("telegraf-enphase: token renewed for %s", e.Name()),
-			fmt.Sprintf("The token of %s (%s) was renewed (%s): %s.\n", e.Name(), e.URL, res.Reason, res.Token))
+		m.notify(ctx, fmt.Sprintf("telegraf-enphase: token renewal failed for %s", m.name()),
+			fmt.Sprintf("Renewing the token of %s (%s) failed:\n\n  %v\n\nThe stored token was left as it was and stays in use while it is valid.\nToken file: %s\n", m.name(), m.url, err, m.file))
+	case res.Renewed && m.email.OnSuccess:
+		m.notify(ctx, fmt.Sprintf("telegraf-enphase: token renewed for %s", m.name()),
+			fmt.Sprintf("The token of %s (%s) was renewed (%s): %s.\n", m.name(), m.url, res.Reason, res.Token))
 	}
 }
 
 // notify sends an e-mail when configured; a mail failure is only logged.
-func (e *Enphase) notify(ctx context.Context, subject, body string) {
-	if e.Email == nil {
+func (m *tokenManager) notify(ctx context.Context, subject, body string) {
+	if m.email == nil {
 		return
 	}
-	if err := mail.Send(ctx, *e.Email, mail.Message{Subject: subject, Body: body}); err != nil {
-		e.Log.Errorf("%s: sending e-mail: %v", e.Name(), err)
+	if err := mail.Send(ctx, *m.email, mail.Message{Subject: subject, Body: body}); err != nil {
+		m.log.Errorf("%s: sending e-mail: %v", m.name(), err)
 	}
 }
 
 // emitToken writes enphase_token, so a dashboard can alert long before data stops.
-func (e *Enphase) emitToken(acc telegraf.Accumulator, serial string, tok token.Token, now time.Time) {
+func (m *tokenManager) emitToken(acc telegraf.Accumulator, serial string, tok token.Token, now time.Time) {
 	f := fields{
 		"expires_in_s":      tok.Remaining(now).Seconds(),
 		"expires_at_unix_s": tok.Expires.Unix(),
@@ -239,7 +264,7 @@ func (e *Enphase) emitToken(acc telegraf.Accumulator, serial string, tok token.T
 	if !tok.IssuedAt.IsZero() {
 		f["issued_at_unix_s"] = tok.IssuedAt.Unix()
 	}
-	if r := e.tok.renewer; r != nil {
+	if r := m.renewer; r != nil {
 		st := r.Stats()
 		f["renewals"] = st.Renewals
 		f["renewal_failures"] = st.Failures
@@ -247,36 +272,4 @@ func (e *Enphase) emitToken(acc telegraf.Accumulator, serial string, tok token.T
 	add(acc, mToken, map[string]string{"serial": serial}, f, now)
 }
 
-// RenewToken renews the stored token now if due (or forced), waiting for a
-// renewal another process runs: 'token renew' and 'token fetch'.
-func (e *Enphase) RenewToken(ctx context.Context, force bool) (renew.Result, error) {
-	if e.tok.renewer == nil {
-		return renew.Result{}, &ConfigError{Key: "username", Reason: "required to fetch tokens: the Enlighten account's e-mail, with password or password_file"}
-	}
-	info, err := e.client.Info(ctx)
-	if err != nil {
-		return renew.Result{}, err
-	}
-	if err := e.checkSerial(info); err != nil {
-		return renew.Result{}, err
-	}
-	return e.tok.renewer.Renew(ctx, info.Serial, renew.Options{Force: force, Verify: true, Wait: true})
-}
-
-// CheckToken validates the current token on the gateway: 'token check'.
-func (e *Enphase) CheckToken(ctx context.Context) (token.Token, error) {
-	tok, err := e.tokens.Token()
-	if err != nil {
-		return token.Token{}, err
-	}
-	info, err := e.client.Info(ctx)
-	if err != nil {
-		return tok, err
-	}
-	if err := tok.CheckSerial(info.Serial); err != nil {
-		return tok, err
-	}
-	return tok, e.client.CheckToken(ctx, tok)
-}
-
-var _ renew.Checker = (*envoy.Client)(nil)
+var _ renew.Checker = (*poller)(nil)

@@ -1,0 +1,290 @@
+package enphase
+
+import (
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+)
+
+// An endpoint is one gateway endpoint the plugin reads, described once: the
+// schedule, the handling of a gateway that lacks it, the capture list of
+// 'get --all' and the fuzz seeds all come from the endpoints table. A new
+// endpoint is a path (and its type) in internal/envoy, a mapper in
+// metrics.go or ensemble.go, and one row here.
+type endpoint struct {
+	path string
+	tier tier
+	// optional endpoints are dropped for reprobe_interval when the gateway
+	// lacks them (404) or refuses them to this token (401 or 403 after a
+	// fresh check_jwt); a required one's failure is an error every gather.
+	optional bool
+	firmware firmware
+	// maxBody bounds the body read (0: envoy.MaxBody).
+	maxBody int64
+	// target returns a fresh value to decode the body into.
+	target func() any
+	// wanted, when set, says whether the endpoint is worth a request this
+	// gather, from what the earlier rows read (readings need the CT list).
+	wanted func(g *gatherRun) bool
+	// use maps what was decoded (ok) to metrics and state, and sets when the
+	// tier is due again (g.reschedule); it runs after a failure too (ok
+	// false, v undecoded), except a fatal one, which ends the gather.
+	use func(g *gatherRun, v any, ok bool)
+}
+
+// tier is how often an endpoint is read; each has its own setting.
+type tier int
+
+const (
+	tierGather         tier = iota // every gather
+	tierMeters                     // CT configuration: with /info (info_interval)
+	tierEnsemble                   // batteries, System Controller: ensemble_interval
+	tierEnsembleConfig             // dry contact and generator settings: with /info
+	tierTariff                     // tariff_interval, where there are batteries
+	tierInverters                  // inverters_interval
+)
+
+// firmware is the range of gateway firmware an endpoint is asked of.
+type firmware int
+
+const (
+	anyFirmware firmware = iota // asked of every gateway: optional ones are dropped where missing
+	before7                     // firmware before 7 only (legacy mode)
+)
+
+// endpoints, in the order a gather reads them: an endpoint comes after those
+// its wanted and use read.
+var endpoints = []endpoint{
+	{
+		// Before firmware 7 the summary is where production lives, and is read
+		// first: until one request has passed the digest check, a 401 cannot
+		// tell a wrong password from an endpoint this firmware refuses. Later
+		// firmware mirrors the CT there, or stalls (case P8), so it is not read.
+		path: envoy.PathSummary, tier: tierGather, optional: true, firmware: before7,
+		target: func() any { return new(envoy.Summary) },
+		use: func(g *gatherRun, v any, ok bool) {
+			if ok {
+				addSummary(g.acc, g.serial, *v.(*envoy.Summary), g.now)
+			}
+		},
+	},
+	{
+		// CT configuration changes rarely: read it with /info, not every gather.
+		path: envoy.PathMeters, tier: tierMeters, optional: true,
+		target: func() any { return new([]envoy.Meter) },
+		use: func(g *gatherRun, v any, ok bool) {
+			st := g.st
+			switch {
+			case ok:
+				st.meters = *v.(*[]envoy.Meter)
+				g.reschedule(tierMeters, g.p.every.info)
+			case g.p.isDropped(envoy.PathMeters, g.now):
+				st.meters = nil
+				g.reschedule(tierMeters, g.p.every.reprobe)
+			}
+		},
+	},
+	{
+		path: envoy.PathProduction, tier: tierGather,
+		target: func() any { return new(envoy.Production) },
+		use: func(g *gatherRun, v any, ok bool) {
+			if !ok {
+				return
+			}
+			prod := v.(*envoy.Production)
+			g.p.addProduction(g.acc, g.serial, *prod, phaseCount(g.st.meters), g.now)
+			addACBatteries(g.acc, g.serial, prod.Storage, g.now)
+			for _, sto := range prod.Storage {
+				if sto.ActiveCount.Valid && sto.ActiveCount.V > 0 {
+					g.st.batteries = true
+				}
+			}
+		},
+	},
+	{
+		// Readings are joined to meters by eid, so without the CT list they are useless.
+		path: envoy.PathMeterReadings, tier: tierGather, optional: true,
+		target: func() any { return new([]envoy.MeterReading) },
+		wanted: func(g *gatherRun) bool {
+			g.enabledMeters = enabledMeters(g.st.meters)
+			return len(g.enabledMeters) > 0
+		},
+		use: func(g *gatherRun, v any, ok bool) {
+			if ok {
+				addMeterReadings(g.acc, g.serial, g.enabledMeters, *v.(*[]envoy.MeterReading), g.now)
+			}
+		},
+	},
+	{
+		// The ensemble tier asks only for what the inventory says exists.
+		path: envoy.PathEnsembleInventory, tier: tierEnsemble, optional: true,
+		target: func() any { return new(envoy.EnsembleInventory) },
+		use: func(g *gatherRun, v any, ok bool) {
+			switch {
+			case !ok:
+				// A gateway without an ensemble (404) is done until the next
+				// probe; after another failure, try again next gather.
+				if g.p.isDropped(envoy.PathEnsembleInventory, g.now) {
+					g.reschedule(tierEnsemble, g.p.every.ensemble)
+				}
+			case len(*v.(*envoy.EnsembleInventory)) == 0:
+				// No ensemble devices: ask again at the next probe, not every minute.
+				g.reschedule(tierEnsemble, g.p.every.reprobe)
+			default:
+				inv := v.(*envoy.EnsembleInventory)
+				g.inventory = inv
+				if inv.BatteryCount() > 0 {
+					g.st.batteries = true
+				}
+				addSystemControllers(g.acc, g.serial, *inv, g.now)
+				g.reschedule(tierEnsemble, g.p.every.ensemble)
+			}
+		},
+	},
+	{
+		path: envoy.PathEnsemblePower, tier: tierEnsemble, optional: true,
+		target: func() any { return new(envoy.EnsemblePower) },
+		wanted: func(g *gatherRun) bool { return g.inventory != nil && g.inventory.BatteryCount() > 0 },
+		use: func(g *gatherRun, v any, ok bool) {
+			// The inventory alone still says what each battery holds.
+			var power envoy.EnsemblePower
+			if ok {
+				power = *v.(*envoy.EnsemblePower)
+			}
+			addBatteries(g.acc, g.serial, *g.inventory, power, g.now)
+		},
+	},
+	{
+		path: envoy.PathEnsembleSecCtrl, tier: tierEnsemble, optional: true,
+		target: func() any { return new(envoy.SecCtrl) },
+		wanted: func(g *gatherRun) bool { return g.inventory != nil && g.inventory.BatteryCount() > 0 },
+		use: func(g *gatherRun, v any, ok bool) {
+			if ok {
+				addBatterySystem(g.acc, g.serial, *v.(*envoy.SecCtrl), g.inventory, g.now)
+			}
+		},
+	},
+	{
+		// Every gateway answers the settings, with or without a System
+		// Controller: they are read only where one exists, and only with /info.
+		path: envoy.PathDryContactSettings, tier: tierEnsembleConfig, optional: true,
+		target: func() any { return new(envoy.DryContactSettings) },
+		wanted: hasEnpower,
+		use: func(g *gatherRun, v any, ok bool) {
+			if ok {
+				g.st.contactSettings = *v.(*envoy.DryContactSettings)
+			}
+			g.reschedule(tierEnsembleConfig, g.p.every.info)
+		},
+	},
+	{
+		path: envoy.PathGeneratorConfig, tier: tierEnsembleConfig, optional: true,
+		target: func() any { return new(envoy.GeneratorConfig) },
+		wanted: hasEnpower,
+		use: func(g *gatherRun, v any, ok bool) {
+			if ok {
+				g.st.generatorCfg = *v.(*envoy.GeneratorConfig)
+			}
+			g.reschedule(tierEnsembleConfig, g.p.every.info)
+		},
+	},
+	{
+		path: envoy.PathEnsembleDryContacts, tier: tierEnsemble, optional: true,
+		target: func() any { return new(envoy.DryContacts) },
+		wanted: hasEnpower,
+		use: func(g *gatherRun, v any, ok bool) {
+			if ok {
+				addDryContacts(g.acc, g.serial, *v.(*envoy.DryContacts), g.st.contactSettings, g.now)
+			}
+		},
+	},
+	{
+		path: envoy.PathEnsembleGenerator, tier: tierEnsemble, optional: true,
+		target: func() any { return new(envoy.Generator) },
+		wanted: func(g *gatherRun) bool { return hasEnpower(g) && g.st.generatorCfg.Configured() },
+		use: func(g *gatherRun, v any, ok bool) {
+			if ok {
+				addGenerator(g.acc, g.serial, *v.(*envoy.Generator), g.now)
+			}
+		},
+	},
+	{
+		path: envoy.PathTariff, tier: tierTariff, optional: true,
+		target: func() any { return new(envoy.Tariff) },
+		wanted: func(g *gatherRun) bool { return g.st.batteries },
+		use: func(g *gatherRun, v any, ok bool) {
+			if ok {
+				addTariff(g.acc, g.serial, *v.(*envoy.Tariff), g.now)
+				g.reschedule(tierTariff, g.p.every.tariff)
+			}
+		},
+	},
+	{
+		// Detailed data first (firmware 8.2.4345 and later); the summary list
+		// where it is missing, and for the inverters beyond its 50-device cap.
+		path: envoy.PathDeviceData, tier: tierInverters, optional: true,
+		target: func() any { return new(envoy.DeviceData) },
+		use: func(g *gatherRun, v any, ok bool) {
+			if !ok {
+				return
+			}
+			detail := v.(*envoy.DeviceData)
+			if detail.DeviceCount.Valid || len(detail.Devices) > 0 {
+				g.covered = addDeviceData(g.acc, g.serial, *detail, g.st.lastReport, g.now)
+			}
+			if g.covered != nil && !detail.Capped() {
+				g.invertersDone = true
+				g.reschedule(tierInverters, g.p.every.inverters)
+			}
+		},
+	},
+	{
+		path: envoy.PathInverters, tier: tierInverters, optional: true,
+		target: func() any { return new([]envoy.Inverter) },
+		wanted: func(g *gatherRun) bool { return !g.invertersDone },
+		use: func(g *gatherRun, v any, ok bool) {
+			// On failure, try again next gather rather than a whole interval later.
+			if ok {
+				addInverters(g.acc, g.serial, *v.(*[]envoy.Inverter), g.covered, g.st.lastReport, g.now)
+				g.reschedule(tierInverters, g.p.every.inverters)
+			}
+		},
+	},
+}
+
+// lastOfTier is the index of each tier's last row in endpoints.
+var lastOfTier = func() map[tier]int {
+	out := make(map[tier]int)
+	for i, ep := range endpoints {
+		out[ep.tier] = i
+	}
+	return out
+}()
+
+// captureOnly are endpoints 'get --all' saves beyond those the plugin
+// reads: what later features read, so one capture lets us replay a user's
+// gateway. Slow pages (/home, /production) are left out.
+var captureOnly = []string{"/production.json", "/ivp/ensemble/status", "/ivp/livedata/status"}
+
+// CaptureEndpoints lists what 'get --all' saves for a bug report: /info,
+// every endpoint the plugin reads, and captureOnly.
+func CaptureEndpoints() []string {
+	out := make([]string, 0, 1+len(endpoints)+len(captureOnly))
+	out = append(out, envoy.PathInfo)
+	for _, ep := range endpoints {
+		out = append(out, ep.path)
+	}
+	return append(out, captureOnly...)
+}
+
+// endpointByPath finds the description of path, or nil.
+func endpointByPath(path string) *endpoint {
+	for i := range endpoints {
+		if endpoints[i].path == path {
+			return &endpoints[i]
+		}
+	}
+	return nil
+}
+
+func hasEnpower(g *gatherRun) bool {
+	return g.inventory != nil && g.inventory.Has(envoy.DeviceEnpower)
+}
