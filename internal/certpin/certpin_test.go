@@ -97,7 +97,10 @@ func TestPinFile(t *testing.T) {
 	require.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	for _, want := range []string{"sha256 = " + Of(cert.Raw).String(), `host = "192.168.1.5"`, `subject = "CN=envoy-122301234567"`, "first_seen = 2026-08-01T18:00:00Z", "not_after = ", `pinned = "trusted on first use"`, "pin --accept"} {
+	for _, want := range []string{
+		"sha256 = " + Of(cert.Raw).String(), `host = "192.168.1.5"`, `subject = "CN=envoy-122301234567"`,
+		"first_seen = 2026-08-01T18:00:00Z", "not_after = ", `pinned = "trusted on first use"`, "pin --accept",
+	} {
 		require.Contains(t, string(b), want)
 	}
 	got, err := ReadFile(path)

@@ -5,15 +5,18 @@ import (
 	"strings"
 )
 
+// backslashHint ends the messages about escapes in double-quoted strings.
+const backslashHint = " (in double quotes write \\\\ for a backslash, or use single quotes)"
+
 // syntaxKinds says what kind of mistake a BurntSushi syntax error is, in
 // words that hold no text of the file: BurntSushi quotes the token it choked
 // on, and inside a string that token is most of the value (a password with a
 // "\u" in it came out as `but got "Winter2024\\us"`), which Telegraf then
 // logs at every restart (R7). The first entry whose prefix matches wins.
 var syntaxKinds = []struct{ prefix, kind string }{
-	{`expected two hexadecimal digits after '\x'`, `a \x escape needs two hexadecimal digits (in double quotes write \\ for a backslash, or use single quotes)`},
-	{`expected four hexadecimal digits after '\u'`, `a \u escape needs four hexadecimal digits (in double quotes write \\ for a backslash, or use single quotes)`},
-	{`expected eight hexadecimal digits after '\U'`, `a \U escape needs eight hexadecimal digits (in double quotes write \\ for a backslash, or use single quotes)`},
+	{`expected two hexadecimal digits after '\x'`, `a \x escape needs two hexadecimal digits` + backslashHint},
+	{`expected four hexadecimal digits after '\u'`, `a \u escape needs four hexadecimal digits` + backslashHint},
+	{`expected eight hexadecimal digits after '\U'`, `a \U escape needs eight hexadecimal digits` + backslashHint},
 	{`invalid escape in string`, `invalid escape sequence in a double-quoted string (write \\ for a backslash, or use single quotes)`},
 	{`Escaped character`, `a \u or \U escape that is no Unicode character`},
 	{`strings cannot contain newlines`, `a string not closed on its line (close the quote, or use """ or ''' for text over several lines)`},
@@ -23,7 +26,8 @@ var syntaxKinds = []struct{ prefix, kind string }{
 	{`unexpected EOF; expected "'"`, `a string is never closed`},
 	{`unexpected '""""""'`, `too many quotes after a """ string`},
 	{`unexpected "''''''"`, `too many quotes after a ''' string`},
-	{`TOML files cannot contain control characters`, `a control character, which TOML does not allow (in double quotes write it as an escape such as \t or \u0001)`},
+	{`TOML files cannot contain control characters`,
+		`a control character, which TOML does not allow (in double quotes write it as an escape such as \t or \u0001)`},
 	{`invalid UTF-8 byte`, `bytes that are not UTF-8 (save the file as UTF-8)`},
 	{`files cannot contain NULL bytes`, `a NUL byte (save the file as UTF-8, not UTF-16)`},
 	{`newlines not allowed within inline tables`, `a line break inside an inline table { ... } (keep it on one line, or use a [table])`},

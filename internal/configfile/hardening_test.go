@@ -267,8 +267,9 @@ func TestExpansionRefusalsR14(t *testing.T) {
 	t.Setenv("R14_BAD", "abc\xffdef")
 	t.Setenv("R14_NUM", "5")
 	for conf, want := range map[string]string{
-		"[[inputs.enphase]]\n  password = \"${R14_BAD}\"\n":                  "enphase.conf:2: environment variable R14_BAD is not valid UTF-8",
-		"[[inputs.enphase]]\n  max_retries = ${R14_NUM}\n":                   `enphase.conf:2: ${R14_NUM} is replaced only inside double-quoted strings: write "${R14_NUM}"`,
+		"[[inputs.enphase]]\n  password = \"${R14_BAD}\"\n": "enphase.conf:2: environment variable R14_BAD is not valid UTF-8",
+		"[[inputs.enphase]]\n  max_retries = ${R14_NUM}\n": `enphase.conf:2: ${R14_NUM} is replaced only inside double-quoted strings: ` +
+			`write "${R14_NUM}"`,
 		"[[inputs.enphase]]\n  max_retries = [${R14_NUM:-1}]\n":              `enphase.conf:2: ${R14_NUM} is replaced only inside double-quoted strings`,
 		"[[inputs.enphase]]\n  url = \"a\"\n  password = \"${R14_UNSET}\"\n": "enphase.conf:3: environment variable R14_UNSET is not set",
 	} {
