@@ -384,11 +384,11 @@ type Tariff struct {
 type StorageSettings struct {
 	// Mode is "backup", "self-consumption", "economy" or "savings-mode"
 	// (legacy name of economy); null on some systems (case P14).
-	Mode                 Text `json:"mode"`
-	OperationModeSubType Text `json:"operation_mode_sub_type"`
-	ReservedSOC          Num  `json:"reserved_soc"` // %
-	VeryLowSOC           Num  `json:"very_low_soc"` // %
-	ChargeFromGrid       Flag `json:"charge_from_grid"`
-	Date                 Text `json:"date"` // epoch seconds as a string
-	OptSchedules         Flag `json:"opt_schedules"`
+	Mode                 Text      `json:"mode"`
+	OperationModeSubType Text      `json:"operation_mode_sub_type"`
+	ReservedSOC          Num       `json:"reserved_soc"` // %
+	VeryLowSOC           Num       `json:"very_low_soc"` // %
+	ChargeFromGrid       Flag      `json:"charge_from_grid"`
+	Date                 TextEpoch `json:"date"` // epoch seconds as a string
+	OptSchedules         Flag      `json:"opt_schedules"`
 }

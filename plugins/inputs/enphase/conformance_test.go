@@ -249,6 +249,21 @@ func expectedBatteries(t *testing.T, fsys fs.FS) map[string]float64 {
 			}
 		}
 	}
+	// Each AC Battery's own percentFull, from the inventory (a real
+	// gateway answers /inventory.json with and without ?deleted=1).
+	var acbs []struct {
+		Type    string           `json:"type"`
+		Devices []map[string]any `json:"devices"`
+	}
+	if readCapture(t, fsys, "inventory.json_deleted_1", &acbs) || readCapture(t, fsys, "inventory", &acbs) {
+		for _, g := range acbs {
+			for _, d := range g.Devices {
+				if soc, ok := d["percentFull"].(float64); ok && g.Type == "ACB" {
+					out["acb/"+d["serial_num"].(string)] = soc
+				}
+			}
+		}
+	}
 	var prod struct {
 		Storage []map[string]any `json:"storage"`
 	}

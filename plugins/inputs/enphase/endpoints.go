@@ -40,6 +40,7 @@ const (
 	tierEnsembleConfig             // dry contact and generator settings: with /info
 	tierTariff                     // tariff_interval, where there are batteries
 	tierInverters                  // inverters_interval
+	tierInventory                  // /inventory.json: inverters_interval with AC Batteries, else info_interval
 )
 
 // firmware is the range of gateway firmware an endpoint is asked of.
@@ -75,6 +76,9 @@ var endpoints = []endpoint{
 			switch {
 			case ok:
 				st.meters = *v.(*[]envoy.Meter)
+				if g.metadataDue(envoy.PathMeters) {
+					addMeterDevices(g.acc, g.serial, st.meters, g.now)
+				}
 				g.reschedule(tierMeters, g.p.every.info)
 			case g.p.isDropped(envoy.PathMeters, g.now):
 				st.meters = nil
@@ -135,6 +139,9 @@ var endpoints = []endpoint{
 					g.st.batteries = true
 				}
 				addSystemControllers(g.acc, g.serial, *inv, g.now)
+				if g.metadataDue(envoy.PathEnsembleInventory) {
+					addEnsembleDevices(g.acc, g.serial, *inv, g.now)
+				}
 				g.reschedule(tierEnsemble, g.p.every.ensemble)
 			}
 		},
@@ -183,6 +190,21 @@ var endpoints = []endpoint{
 			if ok {
 				g.st.generatorCfg = *v.(*envoy.GeneratorConfig)
 			}
+			g.reschedule(tierEnsembleConfig, g.p.every.info)
+		},
+	},
+	{
+		// The schedule is read with the configuration, only where a
+		// generator is configured; both are written here.
+		path: envoy.PathGeneratorSchedule, tier: tierEnsembleConfig, optional: true, maxBody: 1 << 20,
+		target: func() any { return new(envoy.GeneratorSchedule) },
+		wanted: func(g *gatherRun) bool { return hasEnpower(g) && g.st.generatorCfg.Configured() },
+		use: func(g *gatherRun, v any, ok bool) {
+			var sched *envoy.GeneratorSchedule
+			if ok {
+				sched = v.(*envoy.GeneratorSchedule)
+			}
+			addGeneratorConfig(g.acc, g.serial, g.st.generatorCfg, sched, g.now)
 			g.reschedule(tierEnsembleConfig, g.p.every.info)
 		},
 	},
@@ -246,6 +268,32 @@ var endpoints = []endpoint{
 				addInverters(g.acc, g.serial, *v.(*[]envoy.Inverter), g.covered, g.st.lastReport, g.now)
 				g.reschedule(tierInverters, g.p.every.inverters)
 			}
+		},
+	},
+	{
+		// Device metadata and the AC Batteries. The body takes seconds to
+		// build (3 s on capture 8.3.5169) and holds ~700 bytes per device:
+		// 4 MiB is thousands of devices. AC Battery states of charge are
+		// read as often as the batteries report, every inverters_interval;
+		// a gateway without them is asked every info_interval.
+		path: envoy.PathInventory, tier: tierInventory, optional: true, maxBody: 4 << 20,
+		target: func() any { return new(envoy.Inventory) },
+		use: func(g *gatherRun, v any, ok bool) {
+			if !ok {
+				// Not every 15 s a body this slow: after a failure, at the
+				// inverters' pace; a gateway without it, at the next probe.
+				every := g.p.every.inverters
+				if g.p.isDropped(envoy.PathInventory, g.now) {
+					every = g.p.every.reprobe
+				}
+				g.reschedule(tierInventory, every)
+				return
+			}
+			every := g.p.every.info
+			if addInventory(g.acc, g.serial, *v.(*envoy.Inventory), g.metadataDue(envoy.PathInventory), g.now) {
+				every = g.p.every.inverters
+			}
+			g.reschedule(tierInventory, every)
 		},
 	},
 }

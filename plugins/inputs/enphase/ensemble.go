@@ -343,6 +343,12 @@ func addDryContacts(acc telegraf.Accumulator, serial string, status envoy.DryCon
 		f.putText("generator_action", c.GenAction)
 		f.put("soc_low_percent", c.SOCLow)
 		f.put("soc_high_percent", c.SOCHigh)
+		f.putFlag("override", c.Override)
+		f.putFlag("manual_override", c.ManualOverride)
+		f.put("priority", c.Priority)
+		f.put("black_start", c.BlackSStart)
+		f.put("essential_start_s", c.EssentialStartTime)
+		f.put("essential_end_s", c.EssentialEndTime)
 	}
 	for _, id := range order {
 		add(acc, mDryContact, map[string]string{"serial": serial, "contact": id}, byID[id], now)
@@ -379,5 +385,7 @@ func addTariff(acc telegraf.Accumulator, serial string, t envoy.Tariff, now time
 	f.put("reserve_soc_percent", s.ReservedSOC)
 	f.put("very_low_soc_percent", s.VeryLowSOC)
 	f.putFlag("charge_from_grid", s.ChargeFromGrid)
+	f.putFlag("optimised_schedules", s.OptSchedules)
+	f.putEpoch("storage_settings_date_unix_s", s.Date.Epoch())
 	add(acc, mTariff, map[string]string{"serial": serial}, f, now)
 }

@@ -175,9 +175,12 @@ func TestEnsembleCases(t *testing.T) {
 				ePoint(mDryContact, eTags{"contact": "NC1"}, eFields{
 					"state": "closed", "type": "LOAD", "mode": "soc", "load_name": "Pool pump", "grid_action": "apply",
 					"micro_grid_action": "shed", "generator_action": "shed", "soc_low_percent": 25.0, "soc_high_percent": 70.0,
+					// The settings in full: override as the string "true", times in seconds after midnight.
+					"override": int64(1), "manual_override": int64(1), "priority": 1.0, "black_start": 5.0,
+					"essential_start_s": 32400.0, "essential_end_s": 57600.0,
 				}),
 				ePoint(mDryContact, eTags{"contact": "NO1"}, eFields{
-					"state": "open", "type": "NONE", "mode": "manual", "grid_action": "shed",
+					"state": "open", "type": "NONE", "mode": "manual", "grid_action": "shed", "override": int64(0),
 					"micro_grid_action": "apply", "generator_action": "apply", "soc_low_percent": 30.0, "soc_high_percent": 70.0,
 				}),
 				// stop_soc -1 means not set.
@@ -186,7 +189,7 @@ func TestEnsembleCases(t *testing.T) {
 				}),
 				ePoint(mTariff, nil, eFields{
 					"storage_mode": "backup", "reserve_soc_percent": 100.0, "very_low_soc_percent": 10.0,
-					"charge_from_grid": int64(1),
+					"charge_from_grid": int64(1), "storage_settings_date_unix_s": int64(1700000000),
 				}),
 			},
 		},
@@ -208,7 +211,7 @@ func TestEnsembleCases(t *testing.T) {
 				}),
 				ePoint(mTariff, nil, eFields{
 					"storage_mode": "self-consumption", "reserve_soc_percent": 15.0, "very_low_soc_percent": 5.0,
-					"charge_from_grid": int64(0),
+					"charge_from_grid": int64(0), "storage_settings_date_unix_s": int64(1700000000),
 				}),
 			},
 		},
@@ -297,7 +300,7 @@ func TestEnsembleCases(t *testing.T) {
 				ePoint(mDryContact, eTags{"contact": "NC1"}, eFields{
 					"state": "closed", "type": "3RD-PV", "mode": "manual", "load_name": "3rd party PV",
 					"grid_action": "apply", "micro_grid_action": "apply", "generator_action": "apply",
-					"soc_low_percent": 25.0, "soc_high_percent": 70.0,
+					"soc_low_percent": 25.0, "soc_high_percent": 70.0, "override": int64(0), "manual_override": int64(0),
 				}),
 				ePoint(mDryContact, eTags{"contact": "NC2"}, eFields{
 					"state": "open", "type": "EV-CHARGER", "mode": "soc", "grid_action": "apply",
@@ -336,7 +339,7 @@ func TestEnsembleCases(t *testing.T) {
 			want: []telegraf.Metric{
 				ePoint(mTariff, nil, eFields{
 					"operation_mode": "prioritize-energy", "reserve_soc_percent": 20.5, "very_low_soc_percent": 10.0,
-					"charge_from_grid": int64(0),
+					"charge_from_grid": int64(0), "optimised_schedules": int64(1), "storage_settings_date_unix_s": int64(1700000000),
 				}),
 			},
 		},
@@ -346,6 +349,7 @@ func TestEnsembleCases(t *testing.T) {
 			want: []telegraf.Metric{
 				ePoint(mTariff, nil, eFields{
 					"storage_mode": "savings-mode", "reserve_soc_percent": 30.0, "very_low_soc_percent": 5.0,
+					"storage_settings_date_unix_s": int64(1700000000),
 				}),
 			},
 		},

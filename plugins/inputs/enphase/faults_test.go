@@ -396,8 +396,11 @@ func TestFieldTypesNeverChange(t *testing.T) {
 	require.NoError(t, e.Gather(&acc))
 	ints := map[string]bool{"devices": true, "requests": true, "requests_total": true, "auth_checks_total": true,
 		"endpoints_ok": true, "endpoints_failed": true, "last_report_unix_s": true,
-		"expires_at_unix_s": true, "issued_at_unix_s": true, "renewals": true, "renewal_failures": true}
-	strs := map[string]bool{"firmware": true, "part_number": true, "metering_status": true, "status_flags": true, "role": true}
+		"expires_at_unix_s": true, "issued_at_unix_s": true, "renewals": true, "renewal_failures": true,
+		"eid": true, "phase_count": true, "admin_state_code": true, "installed_unix_s": true,
+		"producing": true, "communicating": true, "provisioned": true, "operating": true}
+	strs := map[string]bool{"firmware": true, "part_number": true, "metering_status": true, "status_flags": true, "role": true,
+		"state": true, "phase_mode": true, "status": true}
 	for _, m := range acc.GetTelegrafMetrics() {
 		for _, f := range m.FieldList() {
 			switch {

@@ -84,6 +84,8 @@ type state struct {
 	// Configuration read with /info, not every ensemble read.
 	contactSettings envoy.DryContactSettings
 	generatorCfg    envoy.GeneratorConfig
+	// metadataNext is when each source's enphase_device points are due again.
+	metadataNext map[string]time.Time
 
 	dropped map[string]time.Time // endpoint → when to probe it again
 
@@ -269,6 +271,7 @@ func (p *poller) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, er
 		st.dropped = nil
 		// Every tier but the inverters' is read again at once.
 		st.next = map[tier]time.Time{tierInverters: st.next[tierInverters]}
+		st.metadataNext = nil // the devices' firmware may have changed too
 		p.client().ResetSession()
 	}
 	p.stateMu.Lock()

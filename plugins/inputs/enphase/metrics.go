@@ -232,6 +232,7 @@ func addMeterReadings(acc telegraf.Accumulator, serial string, enabled map[int64
 		total := meterFields(r.MeterValues, false)
 		total["metering_status"] = m.MeteringStatus
 		total["status_flags"] = strings.Join(m.StatusFlags, ",")
+		total["eid"] = m.EID
 		add(acc, mMeter, withTag(tags, "phase", "total"), total, now)
 		phases := 0
 		if m.PhaseCount.Valid {

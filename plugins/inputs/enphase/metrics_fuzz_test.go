@@ -218,12 +218,25 @@ func FuzzMetrics(f *testing.F) {
 			}
 			addSummary(&acc, serial, s, now)
 		case envoy.PathGeneratorConfig:
-			// Read for whether a generator is configured: no metric of its own.
 			var g envoy.GeneratorConfig
 			if !decode(&g) {
 				return
 			}
-			_ = g.Configured()
+			addGeneratorConfig(&acc, serial, g, nil, now)
+		case envoy.PathGeneratorSchedule:
+			var sc envoy.GeneratorSchedule
+			if !decode(&sc) {
+				return
+			}
+			addGeneratorConfig(&acc, serial, envoy.GeneratorConfig{}, &sc, now)
+		case envoy.PathInventory:
+			var inv envoy.Inventory
+			if !decode(&inv) {
+				return
+			}
+			addInventory(&acc, serial, inv, true, now)
+			addEnsembleDevices(&acc, serial, site.inv, now)
+			addMeterDevices(&acc, serial, site.meters, now)
 		default:
 			t.Fatalf("FuzzMetrics does not map %s: add it to the switch", path)
 		}
