@@ -111,16 +111,18 @@ func (e *Enphase) configureTokens(m *tokenManager, check renew.Checker) error {
 	if err != nil {
 		return &ConfigError{Key: "enlighten_url", Reason: err.Error()}
 	}
-	if e.RenewOwnerBefore <= 0 || e.RenewInstallerBefore <= 0 {
-		return &ConfigError{Key: "renew_owner_before", Reason: "renew_owner_before and renew_installer_before must be positive"}
+	policy := renew.Policy{OwnerBefore: time.Duration(e.RenewOwnerBefore), InstallerBefore: time.Duration(e.RenewInstallerBefore)}
+	if key, err := policy.Validate(); err != nil {
+		return &ConfigError{Key: key, Reason: err.Error()}
 	}
 	m.renewer = &renew.Renewer{
 		Store:  token.Store{Path: e.TokenFile, Warn: func(w string) { e.Log.Warn(w) }},
 		Creds:  renew.Credentials{Username: e.Username, Password: password},
 		Mint:   cloud,
 		Check:  check,
-		Policy: renew.Policy{OwnerBefore: time.Duration(e.RenewOwnerBefore), InstallerBefore: time.Duration(e.RenewInstallerBefore)},
+		Policy: policy,
 		Now:    e.now,
+		Warn:   func(w string) { e.Log.Warn(w) },
 	}
 	if e.Email != nil {
 		if err := e.Email.Validate(); err != nil {
