@@ -36,6 +36,9 @@ func LoadFile(path string, log telegraf.Logger) (*Gateways, error) {
 	if err != nil {
 		abs = path
 	}
+	if err := checkDuplicates(path, tables); err != nil {
+		return nil, err
+	}
 	for i, t := range tables {
 		e := t.Value
 		e.Log = log
