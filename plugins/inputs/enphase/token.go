@@ -42,10 +42,14 @@ type tokenManager struct {
 	email    *mail.Config
 	log      telegraf.Logger
 	name     func() string // the gateway's name in messages
+	now      func() time.Time
 	ctx      context.Context
 	renewing atomic.Bool
 	lastWarn time.Time // guarded by the gather lock
-	bg       sync.WaitGroup
+	// mailedFailure is when the current failure episode was mailed; zero
+	// when none is going on. Only the one renewal goroutine touches it.
+	mailedFailure time.Time
+	bg            sync.WaitGroup
 }
 
 // wait waits for a renewal in flight (Stop).
@@ -55,7 +59,7 @@ func (m *tokenManager) wait() { m.bg.Wait() }
 // comes from and, with credentials, how it is renewed, each new token
 // checked on the gateway by check.
 func (e *Enphase) initTokens(check renew.Checker) (*tokenManager, error) {
-	m := &tokenManager{file: e.TokenFile, url: e.URL, email: e.Email, log: e.Log}
+	m := &tokenManager{file: e.TokenFile, url: e.URL, email: e.Email, log: e.Log, now: e.now}
 	if err := e.configureTokens(m, check); err != nil {
 		return nil, err
 	}
@@ -123,6 +127,9 @@ func (e *Enphase) configureTokens(m *tokenManager, check renew.Checker) error {
 		Policy: policy,
 		Now:    e.now,
 		Warn:   func(w string) { e.Log.Warn(w) },
+	}
+	if err := m.renewer.Store.CheckWritable(); err != nil {
+		e.Log.Warnf("%s: renewals will fail until this is fixed: %v", e.TokenFile, err)
 	}
 	if e.Email != nil {
 		if err := e.Email.Validate(); err != nil {
@@ -224,8 +231,14 @@ func (m *tokenManager) startRenewal(serial string, o renew.Options) {
 			// Stopping.
 		case err != nil:
 			m.log.Errorf("%s: %v", m.name(), err)
-			m.notifyRenewal(ctx, res, err)
+			// One e-mail per failure episode (R6), repeated daily while
+			// it lasts: the log has every attempt.
+			if now := m.now(); m.mailedFailure.IsZero() || now.Sub(m.mailedFailure) >= warnEvery {
+				m.mailedFailure = now
+				m.notifyRenewal(ctx, res, err)
+			}
 		case res.Renewed:
+			m.mailedFailure = time.Time{}
 			m.log.Infof("%s: token renewed (%s): %s", m.name(), res.Reason, res.Token)
 			m.notifyRenewal(ctx, res, nil)
 		}
