@@ -78,8 +78,7 @@ func allowedAt(recent []time.Time, now time.Time, perHour, perDay int) time.Time
 	return next
 }
 
-// record notes a login at now, before it is made: a login that crashes the
-// process half-way still counts.
+// record notes a login at now that minted a token.
 func (l *loginLog) record(recent []time.Time, now time.Time) {
 	l.memory = append(recent, now)
 	var b strings.Builder

@@ -242,6 +242,7 @@ func (r *Renewer) Renew(ctx context.Context, serial string, o Options) (Result, 
 		}
 		return Result{}, r.fail(now, left, err, o)
 	}
+	r.recordLogin(now)
 	r.mu.Lock()
 	r.failures, r.next, r.lastErr = 0, time.Time{}, nil
 	r.renewals++
@@ -250,8 +251,8 @@ func (r *Renewer) Renew(ctx context.Context, serial string, o Options) (Result, 
 	return Result{Renewed: true, Token: fresh, Reason: reason}, nil
 }
 
-// admitLogin enforces the cap on cloud logins (R1), the one place every
-// login passes; the caller holds the token lock. A refusal holds further
+// admitLogin enforces the cap on cloud logins that minted a token (R1),
+// the one place every login passes; the caller holds the token lock. A refusal holds further
 // attempts of this process until the next login is allowed.
 func (r *Renewer) admitLogin(now time.Time, serial string, o Options) error {
 	r.mu.Lock()
@@ -270,8 +271,16 @@ func (r *Renewer) admitLogin(now time.Time, serial string, o Options) error {
 		r.lastErr = err
 		return err
 	}
-	r.logins.record(recent, now)
 	return nil
+}
+
+// recordLogin counts a login that minted a token. Failed logins are not
+// counted here: the backoff already spaces them (5 min, doubling), and
+// counting them would leave a 12-hour token only 3 tries in its last hour.
+func (r *Renewer) recordLogin(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logins.record(r.logins.read(now), now)
 }
 
 // clockTolerance is how far a fresh token's iat may be ahead of our clock,

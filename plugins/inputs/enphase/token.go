@@ -187,7 +187,7 @@ func (m *tokenManager) current(acc telegraf.Accumulator, serial string, now time
 		m.startRenewal(serial, renew.Options{})
 	case r == nil && err == nil && renew.DefaultPolicy().Due(tok, now) && now.Sub(m.lastWarn) >= warnEvery:
 		m.lastWarn = now
-		m.log.Warnf("%s: the %s expires in %s and no Enlighten credentials are configured to renew it: paste a new token into %s", m.name(), tok, tok.Remaining(now).Round(time.Hour), m.file)
+		m.log.Warnf("%s: the %s (%s) and no Enlighten credentials are configured to renew it: paste a new token into %s", m.name(), tok, tok.Left(now), m.file)
 	}
 	if tok.Raw != "" {
 		m.emitToken(acc, serial, tok, now)
