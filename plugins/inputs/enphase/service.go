@@ -38,9 +38,6 @@ func LoadFile(path string, log telegraf.Logger) (*Gateways, error) {
 	if err != nil {
 		abs = path
 	}
-	if err := checkDuplicates(path, tables); err != nil {
-		return nil, err
-	}
 	for i, t := range tables {
 		e := t.Value
 		e.Log = log
@@ -52,6 +49,11 @@ func LoadFile(path string, log telegraf.Logger) (*Gateways, error) {
 			return nil, t.Errorf(path, "enphase", "%v", err)
 		}
 		set.List = append(set.List, e)
+	}
+	// After each table's own checks, which name the key to fix.
+	if err := checkDuplicates(path, tables); err != nil {
+		set.Stop()
+		return nil, err
 	}
 	return set, nil
 }
