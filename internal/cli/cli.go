@@ -23,6 +23,9 @@ const (
 	exitOK    = 0
 	exitFail  = 1 // the job failed (a gateway could not be read, a request failed)
 	exitUsage = 2 // bad flags or configuration
+	// exitRenewFailed: 'token renew --force' failed, but the stored token
+	// still works (R17), so cron can tell a failed renewal from lost data.
+	exitRenewFailed = 3
 )
 
 const usage = `telegraf-enphase reads Enphase Envoy / IQ Gateways for Telegraf.
@@ -40,7 +43,9 @@ Usage:
   telegraf-enphase token fetch --config FILE [--gateway G]
       mint a token from Enphase's cloud, validate it on the gateway, store it
   telegraf-enphase token renew --config FILE [--force] [--gateway G]
-      for cron: renew when due; exit 0 when the stored token is good afterwards
+      for cron: renew when due; exit 0 when the stored token is good afterwards,
+      3 when a --force renewal failed but the stored token still works, 1 when
+      no token the gateway accepts is left
   telegraf-enphase token show [FILE | --config FILE] | token show --epoch N
       decode a token (header, claims, times) or convert a Unix time
   telegraf-enphase token check --config FILE [--gateway G]

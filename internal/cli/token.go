@@ -90,8 +90,9 @@ func tokenRenew(args []string, env Env, fetch bool) int {
 	defer set.Stop()
 	for _, e := range list {
 		ctx, cancel := context.WithTimeout(context.Background(), tokenTimeout)
-		if !renewOne(ctx, e, fetch || *force, fetch, env, log) {
-			code = exitFail
+		// The worst status wins: no working token, then a failed forced renewal.
+		if c := renewOne(ctx, e, fetch || *force, fetch, env, log); c == exitFail || code == exitOK {
+			code = c
 		}
 		cancel()
 	}
@@ -100,28 +101,37 @@ func tokenRenew(args []string, env Env, fetch bool) int {
 
 // renewOne renews one gateway's token. For 'fetch' (strict) a failure is a
 // failure; for cron's 'renew' what counts is a good stored token afterwards.
-func renewOne(ctx context.Context, e *enphase.Enphase, force, strict bool, env Env, log *execdlog.Logger) bool {
+//
+// Its status (R17): exitOK when the stored token works and nothing asked
+// for failed (renewed, not due, or a due renewal failed while the stored
+// token still works: cron's mail says so); exitRenewFailed when a forced
+// renewal failed but the stored token still works; exitFail when no token
+// the gateway accepts is left, or 'fetch' got none.
+func renewOne(ctx context.Context, e *enphase.Enphase, force, strict bool, env Env, log *execdlog.Logger) int {
 	svc := enphase.NewService(e)
 	res, err := svc.RenewToken(ctx, force)
 	svc.NotifyRenewal(ctx, res, err)
 	if err != nil {
 		log.Errorf("%s: %v", e.Name(), err)
 		if strict {
-			return false
+			return exitFail
 		}
 		if tok, cerr := svc.CheckToken(ctx); cerr == nil {
-			fmt.Fprintf(env.Stdout, "%s: renewal failed, the stored %s is still accepted (%s left)\n", e.Name(), tok, tok.Remaining(time.Now()).Round(time.Minute))
-			return true
+			fmt.Fprintf(env.Stdout, "%s: renewal failed, the stored %s is still accepted (%s)\n", e.Name(), tok, tok.Left(time.Now()))
+			if force {
+				return exitRenewFailed
+			}
+			return exitOK
 		}
-		return false
+		return exitFail
 	}
 	if res.Renewed {
 		fmt.Fprintf(env.Stdout, "%s: stored a new %s (%s); the gateway accepted it\n", e.Name(), res.Token, res.Reason)
-		return true
+		return exitOK
 	}
 	// Not due, and the gateway accepted the stored token (Verify).
 	fmt.Fprintf(env.Stdout, "%s: %s; the gateway accepts the stored %s\n", e.Name(), res.Reason, res.Token)
-	return true
+	return exitOK
 }
 
 // tokenCheck asks the gateway whether it accepts the stored token.
@@ -142,7 +152,7 @@ func tokenCheck(args []string, env Env) int {
 			code = exitFail
 			continue
 		}
-		fmt.Fprintf(env.Stdout, "%s: valid (%s, %s left)\n", e.Name(), tok, tok.Remaining(time.Now()).Round(time.Minute))
+		fmt.Fprintf(env.Stdout, "%s: valid (%s, %s)\n", e.Name(), tok, tok.Left(time.Now()))
 	}
 	return code
 }
@@ -204,7 +214,7 @@ func tokenShow(args []string, env Env) int {
 		"role":       t.Role,
 		"expires_at": humanTime(t.Expires, now),
 		"expired":    t.Expired(now),
-		"time_left":  t.Remaining(now).Round(time.Second).String(),
+		"time_left":  t.Left(now),
 	}
 	if !t.IssuedAt.IsZero() {
 		out["issued_at"] = humanTime(t.IssuedAt, now)
@@ -214,16 +224,15 @@ func tokenShow(args []string, env Env) int {
 
 // humanTime is a Unix time in the forms the old epoch converter printed.
 func humanTime(t, now time.Time) map[string]any {
-	rel := t.Sub(now).Round(time.Second)
-	when := "in " + rel.String()
-	if rel < 0 {
-		when = (-rel).String() + " ago"
+	if !token.RealTime(t) {
+		// exp = 1e300 is no date: say so rather than a saturated duration (R17).
+		return map[string]any{"unix": t.Unix(), "utc": token.FormatTime(t), "relative": token.FormatTime(t)}
 	}
 	return map[string]any{
 		"unix":     t.Unix(),
 		"utc":      t.UTC().Format(time.RFC3339),
 		"local":    t.Local().Format("2006-01-02 15:04:05 MST"),
-		"relative": when,
+		"relative": token.Relative(t, now),
 	}
 }
 

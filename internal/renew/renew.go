@@ -6,6 +6,7 @@
 package renew
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -39,9 +40,39 @@ func (p Policy) Before(t token.Token) time.Duration {
 	return p.InstallerBefore
 }
 
+// Lives of the tokens Enphase mints, which a margin must be shorter than.
+const (
+	OwnerLife     = 365 * 24 * time.Hour
+	InstallerLife = 12 * time.Hour
+)
+
+// Validate refuses margins not shorter than the token's life (R1): such a
+// token would be due the moment it is minted.
+func (p Policy) Validate() (key string, err error) {
+	switch {
+	case p.OwnerBefore <= 0 || p.OwnerBefore >= OwnerLife:
+		return "renew_owner_before", fmt.Errorf("%s is out of range: owner tokens live a year, so use a margin above 0 and below 8760h (default %s)", p.OwnerBefore, DefaultPolicy().OwnerBefore)
+	case p.InstallerBefore <= 0 || p.InstallerBefore >= InstallerLife:
+		return "renew_installer_before", fmt.Errorf("%s is out of range: installer tokens live 12 hours, so use a margin above 0 and below 12h (default %s)", p.InstallerBefore, DefaultPolicy().InstallerBefore)
+	}
+	return "", nil
+}
+
+// Margin is how long before its expiry t is renewed: the role's margin, but
+// never more than half the token's own life (iat..exp), so that a token just
+// minted is never due, whatever the margin or the cloud's idea of a
+// lifetime (R1).
+func (p Policy) Margin(t token.Token) time.Duration {
+	m := p.Before(t)
+	if span := t.Expires.Sub(t.IssuedAt); !t.IssuedAt.IsZero() && span > 0 {
+		m = min(m, span/2)
+	}
+	return m
+}
+
 // Due reports whether t should be renewed at now.
 func (p Policy) Due(t token.Token, now time.Time) bool {
-	return t.Remaining(now) < p.Before(t)
+	return t.Remaining(now) < p.Margin(t)
 }
 
 // Minter mints a token from the cloud for a gateway serial.
@@ -95,13 +126,20 @@ type Renewer struct {
 	Check  Checker
 	Policy Policy
 	Now    func() time.Time
+	// Warn, when set, receives the warning about a skewed host clock.
+	Warn func(string)
 
-	mu       sync.Mutex
-	failures int // consecutive
-	next     time.Time
-	renewals int64
-	failed   int64
-	lastErr  error
+	mu     sync.Mutex
+	logins *loginLog
+	// perHour and perDay replace the caps when set: only tests of the
+	// backoff alone, which the caps would otherwise cut short.
+	perHour, perDay int
+	warned          bool // about the clock
+	failures        int  // consecutive
+	next            time.Time
+	renewals        int64
+	failed          int64
+	lastErr         error
 }
 
 // Result is what one renewal did.
@@ -133,6 +171,9 @@ type Options struct {
 	Force  bool // renew even if the stored token is not due
 	Verify bool // ask the gateway about the stored token and renew it if refused, whatever its expiry
 	Wait   bool // wait for the lock (cron) instead of giving up at once (plugin)
+	// OneShot is a command run once ('token fetch', 'token renew'): its
+	// failures name no next attempt, which it will not make.
+	OneShot bool
 }
 
 // Renew renews the token for serial when it is due (or forced), validating
@@ -156,26 +197,42 @@ func (r *Renewer) Renew(ctx context.Context, serial string, o Options) (Result, 
 		unlock, err = r.Store.TryLock()
 	}
 	if err != nil {
-		return Result{}, err
+		if errors.Is(err, token.ErrLocked) {
+			return Result{}, err
+		}
+		// A lock that cannot be taken (R6) backs off like any failure,
+		// or it would be retried, logged and mailed on every gather.
+		return Result{}, r.fail(now, 0, err, o)
 	}
 	defer unlock()
 
 	// Another process may have renewed while we waited for the lock.
 	cur, curErr := r.Store.Read()
 	usable := curErr == nil && cur.Serial == serial && !cur.Expired(now)
+	reason := "forced"
+	if !o.Force {
+		reason = "no usable token"
+	}
 	if curErr == nil && !o.Force {
 		switch {
 		case cur.Serial != serial:
+			reason = "the stored token is for gateway " + cur.Serial
 		case cur.Expired(now):
+			reason = "the stored token has expired"
 		case o.Verify && refused(r.Check.CheckToken(ctx, cur)):
 			usable = false
+			reason = "the gateway refused the stored token"
 		case r.Policy.Due(cur, now):
+			reason = fmt.Sprintf("due: %s left, renewal %s before expiry", cur.Remaining(now).Round(time.Minute), r.Policy.Margin(cur))
 		default:
-			return Result{Token: cur, Reason: fmt.Sprintf("not due: %s left, renewal %s before expiry", cur.Remaining(now).Round(time.Minute), r.Policy.Before(cur))}, nil
+			return Result{Token: cur, Reason: fmt.Sprintf("not due: %s left, renewal %s before expiry", cur.Remaining(now).Round(time.Minute), r.Policy.Margin(cur))}, nil
 		}
 	}
 	if r.Creds.Username == "" {
 		return Result{}, errors.New("no Enlighten credentials (username and password) configured: paste a new token into token_file")
+	}
+	if err := r.admitLogin(now, serial, o); err != nil {
+		return Result{}, err
 	}
 	fresh, err := r.mint(ctx, serial)
 	if err != nil {
@@ -183,20 +240,76 @@ func (r *Renewer) Renew(ctx context.Context, serial string, o Options) (Result, 
 		if usable {
 			left = cur.Remaining(now)
 		}
-		return Result{}, r.fail(now, left, err)
+		return Result{}, r.fail(now, left, err, o)
 	}
+	r.recordLogin(now)
 	r.mu.Lock()
 	r.failures, r.next, r.lastErr = 0, time.Time{}, nil
 	r.renewals++
 	r.mu.Unlock()
-	reason := "forced"
-	if !o.Force {
-		reason = "due"
-		if curErr != nil {
-			reason = "no usable token"
-		}
-	}
+	r.checkClock(fresh, now)
 	return Result{Renewed: true, Token: fresh, Reason: reason}, nil
+}
+
+// admitLogin enforces the cap on cloud logins that minted a token (R1),
+// the one place every login passes; the caller holds the token lock. A refusal holds further
+// attempts of this process until the next login is allowed.
+func (r *Renewer) admitLogin(now time.Time, serial string, o Options) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.logins == nil {
+		r.logins = &loginLog{path: r.Store.Path + ".logins"}
+	}
+	recent := r.logins.read(now)
+	if at := allowedAt(recent, now, cmp.Or(r.perHour, MaxLoginsPerHour), cmp.Or(r.perDay, MaxLoginsPerDay)); !at.IsZero() {
+		r.next = at
+		err := fmt.Errorf("%w for gateway %s: at most %d Enlighten logins an hour and %d a day, so that the account is not locked; the next is allowed at %s",
+			ErrLoginLimit, serial, MaxLoginsPerHour, MaxLoginsPerDay, at.UTC().Format(time.RFC3339))
+		if o.OneShot {
+			err = fmt.Errorf("%w (try again then)", err)
+		}
+		r.lastErr = err
+		return err
+	}
+	return nil
+}
+
+// recordLogin counts a login that minted a token. Failed logins are not
+// counted here: the backoff already spaces them (5 min, doubling), and
+// counting them would leave a 12-hour token only 3 tries in its last hour.
+func (r *Renewer) recordLogin(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logins.record(r.logins.read(now), now)
+}
+
+// clockTolerance is how far a fresh token's iat may be ahead of our clock,
+// or its time left differ from its own life, before the clock is suspect.
+const clockTolerance = 5 * time.Minute
+
+// checkClock warns once when a token minted just now says our clock is off:
+// issued in our future, or with more or less time left than its own life.
+func (r *Renewer) checkClock(t token.Token, now time.Time) {
+	if t.IssuedAt.IsZero() || r.Warn == nil {
+		return
+	}
+	skew := now.Sub(t.IssuedAt) // positive: our clock is ahead of the cloud's
+	if skew > -clockTolerance && skew < clockTolerance {
+		return
+	}
+	r.mu.Lock()
+	warned := r.warned
+	r.warned = true
+	r.mu.Unlock()
+	if warned {
+		return
+	}
+	way := "ahead of"
+	if skew < 0 {
+		way, skew = "behind", -skew
+	}
+	r.Warn(fmt.Sprintf("this host's clock is about %s %s Enphase's cloud (a token minted just now says it was issued at %s): set the clock right (NTP); renewal is timed by the token's own lifetime meanwhile",
+		skew.Round(time.Minute), way, t.IssuedAt.UTC().Format(time.RFC3339)))
 }
 
 // mint gets a token from the cloud, validates it on the gateway and stores it.
@@ -227,7 +340,7 @@ func (r *Renewer) mint(ctx context.Context, serial string) (token.Token, error) 
 // installer token due an hour before expiry still gets several more tries.
 // With no usable token left (left 0), an outage is retried every 15 minutes
 // at most, so data resumes soon after the cloud does.
-func (r *Renewer) fail(now time.Time, left time.Duration, err error) error {
+func (r *Renewer) fail(now time.Time, left time.Duration, err error, o Options) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.failures++
@@ -244,6 +357,9 @@ func (r *Renewer) fail(now time.Time, left time.Duration, err error) error {
 		wait = min(wait, maxOutageBackoff)
 	}
 	r.next = now.Add(wait)
+	if o.OneShot {
+		return fmt.Errorf("token renewal failed: %w", err)
+	}
 	return fmt.Errorf("token renewal failed (next attempt in %s): %w", wait, err)
 }
 

@@ -168,6 +168,7 @@ func TestBackoff(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	old := mk(t, serial, "owner", now.Add(-340*24*time.Hour), now.Add(25*24*time.Hour))
 	f := newFixture(t, &old)
+	f.r.perHour, f.r.perDay = 1000, 1000 // the backoff alone
 	f.cloud.err = errors.New("Enlighten rejected the e-mail or password")
 	want := []time.Duration{5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute, 80 * time.Minute, 160 * time.Minute, 320 * time.Minute, 6 * time.Hour, 6 * time.Hour}
 	for i, wait := range want {
@@ -200,6 +201,7 @@ func TestBackoffLeavesTimeBeforeExpiry(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	old := mk(t, serial, "installer", now.Add(-11*time.Hour), now.Add(56*time.Minute))
 	f := newFixture(t, &old)
+	f.r.perHour, f.r.perDay = 1000, 1000 // the backoff alone
 	f.cloud.err = errors.New("Enlighten answered 503")
 	// 56 min left: 5 min; 51 left: 10; 41 left: a quarter; 30:45 left: a quarter.
 	want := []time.Duration{5 * time.Minute, 10 * time.Minute, 10*time.Minute + 15*time.Second, 7*time.Minute + 41*time.Second + 250*time.Millisecond}
@@ -255,7 +257,8 @@ func TestBackoffWithoutUsableToken(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			old := mk(t, serial, "owner", now.Add(-10*24*time.Hour), now.Add(300*24*time.Hour))
 			f := newFixture(t, &old)
-			f.gw.reject[old.Raw] = true // revoked
+			f.r.perHour, f.r.perDay = 1000, 1000 // the backoff alone
+			f.gw.reject[old.Raw] = true          // revoked
 			f.cloud.err = tt.err
 			require.Equal(t, tt.name == "outage", transient(tt.err))
 			for _, wait := range tt.want {

@@ -166,3 +166,18 @@ func (s Store) TryLock() (unlock func(), err error) {
 		_ = f.Close()
 	}, nil
 }
+
+// CheckWritable opens (creating) the lock file, as a renewal will, so that a
+// directory this user cannot write is reported at start rather than at the
+// first renewal, months later (R6). A directory not made yet is left to
+// the renewal, which makes it.
+func (s Store) CheckWritable() error {
+	if _, err := os.Stat(filepath.Dir(s.Path)); err != nil {
+		return nil
+	}
+	f, err := openLockFile(s.Path + ".lock")
+	if err != nil {
+		return fmt.Errorf("token lock: %w", withChownHint(s.Path+".lock", err))
+	}
+	return f.Close()
+}

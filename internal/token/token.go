@@ -94,6 +94,10 @@ func Parse(s string) (Token, error) {
 	if mt, _, err := jwt.NewParser().ParseUnverified(raw, jwt.MapClaims{}); err == nil {
 		t.Claims = mt.Claims.(jwt.MapClaims)
 	}
+	// An exp or iat beyond int64 seconds wraps in the JWT library: keep it
+	// beyond (or before) any real date, as it was written (R17).
+	t.Expires = clampClaim(t.Claims["exp"], t.Expires)
+	t.IssuedAt = clampClaim(t.Claims["iat"], t.IssuedAt)
 	return t, nil
 }
 
@@ -130,7 +134,7 @@ func (t Token) GoString() string { return t.String() }
 
 // String never reveals the token itself.
 func (t Token) String() string {
-	return fmt.Sprintf("%s token for %s, expires %s", t.Role, t.Serial, t.Expires.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("%s token for %s, expires %s", t.Role, t.Serial, FormatTime(t.Expires))
 }
 
 // FileSource reads the token from a file and re-reads it when the file

@@ -59,6 +59,9 @@ func (p *poller) setClient(c *envoy.Client) {
 // CheckToken validates t on the gateway, for the renewer: whatever client
 // the firmware needs at the time (renew.Checker).
 func (p *poller) CheckToken(ctx context.Context, t token.Token) error {
+	if err := p.confirmSerial(ctx, t.Serial); err != nil {
+		return err
+	}
 	return p.client().CheckToken(ctx, t)
 }
 
@@ -291,7 +294,7 @@ func (p *poller) checkSerial(info envoy.Info) error {
 	if p.serial != "" && info.Serial != p.serial {
 		return fmt.Errorf("the gateway at %s has serial %s, not the configured serial %s: check url (a DHCP change?) or serial", p.client().Host(), info.Serial, p.serial)
 	}
-	return nil
+	return p.sameGateway(info)
 }
 
 // switchAuth gives the gateway a client for its firmware: digest

@@ -142,7 +142,7 @@ func TestRenewalBeforeExpiry(t *testing.T) {
 	require.Equal(t, int64(0), tokenField(t, acc, "renewal_failures"))
 	require.Equal(t, 1, r.sim.Stats().CloudLogin)
 	require.Equal(t, 1, r.sim.Stats().CloudTokens)
-	require.Contains(t, strings.Join(logLines(log), "\n"), "token renewed (due)")
+	require.Contains(t, strings.Join(logLines(log), "\n"), "token renewed (due: ")
 	r.secretsIn(t, log, old, stored.Raw)
 }
 

@@ -3,7 +3,9 @@ package enphase
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/influxdata/telegraf"
 
@@ -48,6 +50,11 @@ func LoadFile(path string, log telegraf.Logger) (*Gateways, error) {
 		}
 		set.List = append(set.List, e)
 	}
+	// After each table's own checks, which name the key to fix.
+	if err := checkDuplicates(path, tables); err != nil {
+		set.Stop()
+		return nil, err
+	}
 	return set, nil
 }
 
@@ -70,6 +77,12 @@ func (s *Service) Get(ctx context.Context, path string) (envoy.Response, error) 
 // renewal another process runs: 'token renew' and 'token fetch'.
 func (s *Service) RenewToken(ctx context.Context, force bool) (renew.Result, error) {
 	m := s.e.tokens
+	if m != nil && m.renewer == nil && !force {
+		// Nothing due is no failure, credentials or not (issue 14 item 8).
+		if tok, err := s.CheckToken(ctx); err == nil && !renew.DefaultPolicy().Due(tok, time.Now()) {
+			return renew.Result{Token: tok, Reason: fmt.Sprintf("not due (%s); no Enlighten credentials are configured to renew it when it is", tok.Left(time.Now()))}, nil
+		}
+	}
 	if m == nil || m.renewer == nil {
 		return renew.Result{}, &ConfigError{Key: "username", Reason: "required to fetch tokens: the Enlighten account's e-mail, with password or password_file"}
 	}
@@ -81,7 +94,7 @@ func (s *Service) RenewToken(ctx context.Context, force bool) (renew.Result, err
 	if err := p.checkSerial(info); err != nil {
 		return renew.Result{}, err
 	}
-	return m.renewer.Renew(ctx, info.Serial, renew.Options{Force: force, Verify: true, Wait: true})
+	return m.renewer.Renew(ctx, info.Serial, renew.Options{Force: force, Verify: true, Wait: true, OneShot: true})
 }
 
 // NotifyRenewal mails the outcome of a renewal when e-mail is configured:

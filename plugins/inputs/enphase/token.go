@@ -42,10 +42,14 @@ type tokenManager struct {
 	email    *mail.Config
 	log      telegraf.Logger
 	name     func() string // the gateway's name in messages
+	now      func() time.Time
 	ctx      context.Context
 	renewing atomic.Bool
 	lastWarn time.Time // guarded by the gather lock
-	bg       sync.WaitGroup
+	// mailedFailure is when the current failure episode was mailed; zero
+	// when none is going on. Only the one renewal goroutine touches it.
+	mailedFailure time.Time
+	bg            sync.WaitGroup
 }
 
 // wait waits for a renewal in flight (Stop).
@@ -55,7 +59,7 @@ func (m *tokenManager) wait() { m.bg.Wait() }
 // comes from and, with credentials, how it is renewed, each new token
 // checked on the gateway by check.
 func (e *Enphase) initTokens(check renew.Checker) (*tokenManager, error) {
-	m := &tokenManager{file: e.TokenFile, url: e.URL, email: e.Email, log: e.Log}
+	m := &tokenManager{file: e.TokenFile, url: e.URL, email: e.Email, log: e.Log, now: e.now}
 	if err := e.configureTokens(m, check); err != nil {
 		return nil, err
 	}
@@ -111,16 +115,21 @@ func (e *Enphase) configureTokens(m *tokenManager, check renew.Checker) error {
 	if err != nil {
 		return &ConfigError{Key: "enlighten_url", Reason: err.Error()}
 	}
-	if e.RenewOwnerBefore <= 0 || e.RenewInstallerBefore <= 0 {
-		return &ConfigError{Key: "renew_owner_before", Reason: "renew_owner_before and renew_installer_before must be positive"}
+	policy := renew.Policy{OwnerBefore: time.Duration(e.RenewOwnerBefore), InstallerBefore: time.Duration(e.RenewInstallerBefore)}
+	if key, err := policy.Validate(); err != nil {
+		return &ConfigError{Key: key, Reason: err.Error()}
 	}
 	m.renewer = &renew.Renewer{
 		Store:  token.Store{Path: e.TokenFile, Warn: func(w string) { e.Log.Warn(w) }},
 		Creds:  renew.Credentials{Username: e.Username, Password: password},
 		Mint:   cloud,
 		Check:  check,
-		Policy: renew.Policy{OwnerBefore: time.Duration(e.RenewOwnerBefore), InstallerBefore: time.Duration(e.RenewInstallerBefore)},
+		Policy: policy,
 		Now:    e.now,
+		Warn:   func(w string) { e.Log.Warn(w) },
+	}
+	if err := m.renewer.Store.CheckWritable(); err != nil {
+		e.Log.Warnf("%s: renewals will fail until this is fixed: %v", e.TokenFile, err)
 	}
 	if e.Email != nil {
 		if err := e.Email.Validate(); err != nil {
@@ -178,7 +187,7 @@ func (m *tokenManager) current(acc telegraf.Accumulator, serial string, now time
 		m.startRenewal(serial, renew.Options{})
 	case r == nil && err == nil && renew.DefaultPolicy().Due(tok, now) && now.Sub(m.lastWarn) >= warnEvery:
 		m.lastWarn = now
-		m.log.Warnf("%s: the %s expires in %s and no Enlighten credentials are configured to renew it: paste a new token into %s", m.name(), tok, tok.Remaining(now).Round(time.Hour), m.file)
+		m.log.Warnf("%s: the %s (%s) and no Enlighten credentials are configured to renew it: paste a new token into %s", m.name(), tok, tok.Left(now), m.file)
 	}
 	if tok.Raw != "" {
 		m.emitToken(acc, serial, tok, now)
@@ -222,8 +231,14 @@ func (m *tokenManager) startRenewal(serial string, o renew.Options) {
 			// Stopping.
 		case err != nil:
 			m.log.Errorf("%s: %v", m.name(), err)
-			m.notifyRenewal(ctx, res, err)
+			// One e-mail per failure episode (R6), repeated daily while
+			// it lasts: the log has every attempt.
+			if now := m.now(); m.mailedFailure.IsZero() || now.Sub(m.mailedFailure) >= warnEvery {
+				m.mailedFailure = now
+				m.notifyRenewal(ctx, res, err)
+			}
 		case res.Renewed:
+			m.mailedFailure = time.Time{}
 			m.log.Infof("%s: token renewed (%s): %s", m.name(), res.Reason, res.Token)
 			m.notifyRenewal(ctx, res, nil)
 		}
