@@ -23,6 +23,9 @@ const (
 	exitOK    = 0
 	exitFail  = 1 // the job failed (a gateway could not be read, a request failed)
 	exitUsage = 2 // bad flags or configuration
+	// exitHelp is a command's status after --help: Main turns it into
+	// exitOK, and the callers of a flag parse stop on it as on an error.
+	exitHelp = -1
 )
 
 const usage = `telegraf-enphase reads Enphase Envoy / IQ Gateways for Telegraf.
@@ -61,6 +64,13 @@ type Env struct {
 
 // Main runs the command line and returns the exit status.
 func Main(args []string, env Env) int {
+	if code := dispatch(args, env); code != exitHelp {
+		return code
+	}
+	return exitOK
+}
+
+func dispatch(args []string, env Env) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "dump":
@@ -120,7 +130,13 @@ func (c common) load(env Env) (*enphase.Gateways, *execdlog.Logger, bool) {
 	return set, log, true
 }
 
+// usageError reports bad flags or arguments; --help (-h) is no error: the
+// usage goes to stdout (status 0, by way of exitHelp).
 func usageError(env Env, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(env.Stdout, usage)
+		return exitHelp
+	}
 	fmt.Fprintf(env.Stderr, "E! %v (run 'telegraf-enphase help' for usage)\n", err)
 	return exitUsage
 }
