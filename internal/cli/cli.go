@@ -53,6 +53,10 @@ Usage:
       exit 1 when they differ or the gateway cannot be reached, 0 otherwise
       (also when nothing is pinned yet). --accept pins the presented one, after
       the gateway renewed its certificate. Sends no request and no token
+  telegraf-enphase doctor --config FILE [--gateway G] [--user NAME] [--telegraf-config FILE|DIR]
+      check everything the plugin needs, as the user Telegraf runs as (telegraf
+      when run as root): one line per check with its fix; exit 0 when none
+      failed (warnings allowed), 1 otherwise. Prints no secret: safe to paste
   telegraf-enphase version
 `
 
@@ -81,6 +85,8 @@ func dispatch(args []string, env Env) int {
 			return tokenCmd(args[1:], env)
 		case "pin":
 			return pinCmd(args[1:], env)
+		case "doctor":
+			return doctor(args[1:], env)
 		case "version", "--version", "-version":
 			fmt.Fprintln(env.Stdout, "telegraf-enphase", telegrafenphase.String())
 			return exitOK

@@ -29,7 +29,7 @@ func TestDumpCheckJWT500LoggedOnceR17(t *testing.T) {
 // TestHelpIsNotAnError: --help prints the usage on stdout with status 0, for
 // every command, and no "E! flag: help requested".
 func TestHelpIsNotAnError(t *testing.T) {
-	for _, args := range [][]string{{"dump", "--help"}, {"get", "-h"}, {"token", "check", "--help"}, {"pin", "--help"}} {
+	for _, args := range [][]string{{"dump", "--help"}, {"get", "-h"}, {"token", "check", "--help"}, {"pin", "--help"}, {"doctor", "--help"}} {
 		code, out, stderr := runMain(args...)
 		require.Equal(t, 0, code, "%v: %s", args, stderr)
 		require.Contains(t, out, "Usage:", args)
