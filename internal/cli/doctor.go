@@ -215,7 +215,7 @@ func checkToken(ctx context.Context, r *report, svc *enphase.Service, info envoy
 		r.add(statusOK, "token", "none configured: url is http://, for firmware before 7")
 		return
 	}
-	renewFix := "fix: sudo -u telegraf telegraf-enphase token fetch --config FILE"
+	renewFix := "fix: sudo -u telegraf " + svc.Command("token fetch")
 	if !st.Renews {
 		renewFix = "fix: paste a new token from https://entrez.enphaseenergy.com into " + st.File + " (README, 'Getting a token')"
 	}
@@ -270,8 +270,8 @@ func checkPin(r *report, svc *enphase.Service, st enphase.PinState, err error) {
 	case st.Pinned == nil:
 		r.add(statusOK, "pin", "tls_pin = \"tofu\", nothing pinned yet: Telegraf's first gather pins SHA256 %s in %s (doctor pins nothing)", st.Presented.Fingerprint, st.File)
 	case !st.Match():
-		r.add(statusFail, "pin", "the gateway presents SHA256 %s, not the pinned %s; fix: if the gateway renewed its certificate, telegraf-enphase pin --accept --config FILE; otherwise something intercepts the connection",
-			st.Presented.Fingerprint, st.Pinned.Fingerprint)
+		r.add(statusFail, "pin", "the gateway presents SHA256 %s, not the pinned %s; fix: if the gateway renewed its certificate, %s; otherwise something intercepts the connection",
+			st.Presented.Fingerprint, st.Pinned.Fingerprint, svc.Command("pin --accept"))
 	default:
 		r.add(statusOK, "pin", "the gateway presents the pinned certificate SHA256 %s", st.Presented.Fingerprint)
 	}

@@ -21,7 +21,7 @@ const doctorPassword = "Zq7#xK9!mW2@pL4^"
 // doctorRig is a simulated gateway and cloud, with a configuration that
 // passes every check of doctor, and Telegraf's configuration beside it.
 type doctorRig struct {
-	sim                              *envoysim.Server
+	sim                               *envoysim.Server
 	url, dir, conf, tok, pw, telegraf string
 	user                              string
 }
@@ -155,7 +155,7 @@ func TestDoctorEachCheckFails(t *testing.T) {
 			check:   "files", want: "token_file " + "TOK has mode 0644: users in its group and other users on this host can read it; fix: chmod 600 TOK"},
 		{name: "token: missing",
 			prepare: func(t *testing.T, r *doctorRig) { require.NoError(t, os.Remove(r.tok)) },
-			check:   "token", want: "fix: sudo -u telegraf telegraf-enphase token fetch --config FILE"},
+			check:   "token", want: "fix: sudo -u telegraf telegraf-enphase token fetch --config TOKDIR/enphase.conf"},
 		{name: "token: for another gateway",
 			prepare: func(t *testing.T, r *doctorRig) {
 				require.NoError(t, os.WriteFile(r.tok, []byte(r.sim.MintToken(otherSerial, "owner", time.Now(), time.Now().Add(24*time.Hour))), 0o600))
@@ -194,7 +194,7 @@ func TestDoctorEachCheckFails(t *testing.T) {
 			code, out, failed := r.run(t)
 			require.Equal(t, 1, code, out)
 			require.Equal(t, map[string]bool{tt.check: true}, failed, out)
-			require.Regexp(t, "(?m)^FAIL  "+tt.check+" .*"+regexp.QuoteMeta(strings.ReplaceAll(tt.want, "TOK", r.tok)), out)
+			require.Regexp(t, "(?m)^FAIL  "+tt.check+" .*"+regexp.QuoteMeta(strings.ReplaceAll(strings.ReplaceAll(tt.want, "TOKDIR", r.dir), "TOK", r.tok)), out)
 		})
 	}
 }

@@ -232,3 +232,7 @@ func (s *Service) PinForThisRun(fp certpin.Fingerprint) {
 	e.gw.base.TLS = cfg
 	e.gw.setClient(envoy.New(e.gw.base))
 }
+
+// Command is the telegraf-enphase command line sub for this gateway, for
+// the fixes messages suggest: "telegraf-enphase token fetch --config FILE".
+func (s *Service) Command(sub string) string { return s.e.command(sub) }
