@@ -26,6 +26,9 @@ const (
 	// exitRenewFailed: 'token renew --force' failed, but the stored token
 	// still works (R17), so cron can tell a failed renewal from lost data.
 	exitRenewFailed = 3
+	// exitHelp is a command's status after --help: Main turns it into
+	// exitOK, and the callers of a flag parse stop on it as on an error.
+	exitHelp = -1
 )
 
 const usage = `telegraf-enphase reads Enphase Envoy / IQ Gateways for Telegraf.
@@ -55,6 +58,10 @@ Usage:
       exit 1 when they differ or the gateway cannot be reached, 0 otherwise
       (also when nothing is pinned yet). --accept pins the presented one, after
       the gateway renewed its certificate. Sends no request and no token
+  telegraf-enphase doctor --config FILE [--gateway G] [--user NAME] [--telegraf-config FILE|DIR]
+      check everything the plugin needs, as the user Telegraf runs as (telegraf
+      when run as root): one line per check with its fix; exit 0 when none
+      failed (warnings allowed), 1 otherwise. Prints no secret: safe to paste
   telegraf-enphase version
 `
 
@@ -66,6 +73,13 @@ type Env struct {
 
 // Main runs the command line and returns the exit status.
 func Main(args []string, env Env) int {
+	if code := dispatch(args, env); code != exitHelp {
+		return code
+	}
+	return exitOK
+}
+
+func dispatch(args []string, env Env) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "dump":
@@ -76,6 +90,8 @@ func Main(args []string, env Env) int {
 			return tokenCmd(args[1:], env)
 		case "pin":
 			return pinCmd(args[1:], env)
+		case "doctor":
+			return doctor(args[1:], env)
 		case "version", "--version", "-version":
 			fmt.Fprintln(env.Stdout, "telegraf-enphase", telegrafenphase.String())
 			return exitOK
@@ -125,7 +141,13 @@ func (c common) load(env Env) (*enphase.Gateways, *execdlog.Logger, bool) {
 	return set, log, true
 }
 
+// usageError reports bad flags or arguments; --help (-h) is no error: the
+// usage goes to stdout (status 0, by way of exitHelp).
 func usageError(env Env, err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(env.Stdout, usage)
+		return exitHelp
+	}
 	fmt.Fprintf(env.Stderr, "E! %v (run 'telegraf-enphase help' for usage)\n", err)
 	return exitUsage
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/influxdata/telegraf/agent"
 	"github.com/influxdata/telegraf/plugins/serializers/influx"
 
+	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
 	"github.com/telegraf-enphase/telegraf-enphase/plugins/inputs/enphase"
 )
 
@@ -30,6 +32,7 @@ func dump(args []string, env Env) int {
 		return exitUsage
 	}
 	defer set.Stop()
+	fetchMissingTokens(set, log)
 
 	var col collector
 	acc := agent.NewAccumulator(&col, col.channel())
@@ -49,6 +52,22 @@ func dump(args []string, env Env) int {
 		}
 	}
 	return exitOK
+}
+
+// fetchMissingTokens fetches, with the Enlighten credentials, the token of
+// each gateway that has no usable one, and waits for it, as the first
+// gather of a running plugin would: so that dump succeeds where Telegraf
+// will. A failure is logged; the gather then says what it means.
+func fetchMissingTokens(set *enphase.Gateways, log *execdlog.Logger) {
+	for _, e := range set.List {
+		res, fetched, err := enphase.NewService(e).FetchMissingToken(context.Background())
+		switch {
+		case err != nil:
+			log.Errorf("%s: fetching a token with the Enlighten credentials: %v", e.Name(), err)
+		case fetched:
+			log.Infof("%s: no usable token was stored: fetched a new %s with the Enlighten credentials, the gateway accepted it; stored in %s", e.Name(), res.Token, e.TokenFile)
+		}
+	}
 }
 
 func unwrapJoined(err error) []error {

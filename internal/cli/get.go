@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/capture"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
@@ -56,7 +57,9 @@ func get(args []string, env Env) int {
 	return exitOK
 }
 
-// pick selects a gateway by its configured serial or by its position in the file.
+// pick selects a gateway by its serial or by its position in the file. A
+// serial not set in the file is looked for in the gateways' /info, which
+// needs no token: a file without serial = still answers --gateway SERIAL.
 func pick(set *enphase.Gateways, which string) (*enphase.Enphase, error) {
 	if which == "" {
 		return set.List[0], nil
@@ -69,8 +72,32 @@ func pick(set *enphase.Gateways, which string) (*enphase.Enphase, error) {
 			return e, nil
 		}
 	}
-	return nil, fmt.Errorf("--gateway %q: no [[inputs.enphase]] has serial = %q; give its serial setting or its position (1 to %d)", which, which, len(set.List))
+	var seen []string
+	for _, e := range set.List {
+		if e.Serial != "" {
+			continue // a gateway with another serial is refused by the plugin anyway
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), infoTimeout)
+		info, err := enphase.NewService(e).Info(ctx)
+		cancel()
+		if err != nil {
+			seen = append(seen, fmt.Sprintf("%s: %v", e.Name(), err))
+			continue
+		}
+		if info.Serial == which {
+			return e, nil
+		}
+		seen = append(seen, fmt.Sprintf("%s has serial %s", e.Name(), info.Serial))
+	}
+	msg := fmt.Sprintf("--gateway %q: no [[inputs.enphase]] has serial %q, set in the file or read from the gateway's /info", which, which)
+	if len(seen) > 0 {
+		msg += " (" + strings.Join(seen, "; ") + ")"
+	}
+	return nil, fmt.Errorf("%s; give a gateway's serial or its position in the file (1 to %d)", msg, len(set.List))
 }
+
+// infoTimeout bounds reading one gateway's /info to find its serial.
+const infoTimeout = 15 * time.Second
 
 // getAll saves a capture: one body file per endpoint plus <name>_log.json
 // with the status and duration, the layout of the simulator's captures.

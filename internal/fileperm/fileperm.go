@@ -28,7 +28,37 @@ func File(key, path string) string {
 	if mode&0o077 == 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s %s has mode %04o: other users on this host can read or change it; fix: chmod 600 %s", key, path, mode, path)
+	return fmt.Sprintf("%s %s has mode %04o: %s; fix: chmod 600 %s", key, path, mode, Access(mode), path)
+}
+
+// Access says who besides the owner can do what with a file of mode, by
+// its actual bits: 0644 is "other users on this host can read it".
+func Access(mode fs.FileMode) string {
+	who := func(bits fs.FileMode) string {
+		var can []string
+		if bits&0o4 != 0 {
+			can = append(can, "read")
+		}
+		if bits&0o2 != 0 {
+			can = append(can, "change")
+		}
+		if bits&0o1 != 0 && len(can) == 0 {
+			can = append(can, "execute")
+		}
+		return strings.Join(can, " and ")
+	}
+	group, other := who(mode>>3&0o7), who(mode&0o7)
+	switch {
+	case group == "" && other == "":
+		return "only its owner can use it"
+	case group == other:
+		return "users in its group and other users on this host can " + other + " it"
+	case other == "":
+		return "users in its group can " + group + " it"
+	case group == "":
+		return "other users on this host can " + other + " it"
+	}
+	return "users in its group can " + group + " it, other users on this host can " + other + " it"
 }
 
 // Dir returns a warning when dir, which holds the files of keys, is writable

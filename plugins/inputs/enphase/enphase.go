@@ -216,6 +216,7 @@ func (e *Enphase) Init() error {
 	e.gw = p
 	e.warnAddress(u)
 	e.warnPermissions()
+	e.warnInlineSecrets()
 	return nil
 }
 
@@ -264,14 +265,14 @@ func secret(s *config.Secret) (string, error) {
 	return b.String(), nil
 }
 
-// httpsURL is the https:// form of an http:// url, for messages: the
-// gateway's https port is the default one.
+// httpsURL is the https:// form of an http:// url, for messages. A port
+// other than http's 80 is kept (a forwarded port stays the way in); 80 becomes
+// https's default.
 func httpsURL(u *url.URL) string {
-	host := u.Hostname()
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
+	if u.Port() == "80" {
+		return "https://" + strings.TrimSuffix(u.Host, ":80")
 	}
-	return "https://" + host
+	return "https://" + u.Host
 }
 
 // Start satisfies telegraf.ServiceInput so that Stop can abort a gather in flight.

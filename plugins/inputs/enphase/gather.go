@@ -239,11 +239,17 @@ func (p *poller) finish(g *gatherRun, fatal error) error {
 }
 
 // futile returns the error if it means no further request can succeed:
-// the token or the certificate is refused, or the gather ran out of time or
-// was stopped.
+// the token or the certificate is refused, check_jwt fails, or the gather
+// ran out of time or was stopped.
 func futile(ctx context.Context, err error) error {
 	var auth *envoy.AuthError
 	if errors.As(err, &auth) || certpin.Refusal(err) != nil {
+		return err
+	}
+	// check_jwt failing (a 5xx) fails every request after it the same way:
+	// one error for the gather, not one per endpoint (R17).
+	var se *envoy.StatusError
+	if errors.As(err, &se) && se.Path == envoy.PathCheckJWT {
 		return err
 	}
 	if err != nil && ctx.Err() != nil {
