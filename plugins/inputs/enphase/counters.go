@@ -44,6 +44,8 @@ type counters struct {
 	loaded  bool      // path has been read (or found missing or unreadable)
 	savedAt time.Time // the last save attempt
 	failing bool      // the last save failed: warned once until one succeeds
+	// rootNoted: the note that root wrote the file was logged.
+	rootNoted bool
 }
 
 // isLifetime says whether a field is a lifetime counter: every such field
@@ -195,7 +197,15 @@ func (p *poller) saveCounters(now time.Time, force bool) {
 	}
 	b, err := c.set.Marshal()
 	if err == nil {
-		err = atomicfile.Write(c.path, b, atomicfile.Options{Warn: func(w string) { p.log.Warnf("%s", w) }})
+		// Root's ownership note is information here, once: the plugin
+		// itself reads the file back, and a non-root owner's directory
+		// gets the file (atomicfile).
+		err = atomicfile.Write(c.path, b, atomicfile.Options{Warn: func(w string) {
+			if !c.rootNoted {
+				c.rootNoted = true
+				p.log.Infof("%s", w)
+			}
+		}})
 	}
 	if err != nil {
 		if !c.failing {

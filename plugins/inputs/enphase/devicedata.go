@@ -24,7 +24,8 @@ func scaled(n envoy.Num, div float64) envoy.Num { return divided(n, div) }
 // other devices. modGone alone does not mean removed: live inverters asleep
 // at night read active and modGone true (capture 8.3.5169), so such an
 // inverter is still written, whole, for a report it really made (a known
-// endDate), its temperature included (case C5).
+// endDate), its temperature included unless it is the 0 °C placeholder
+// (case C5).
 //
 // The result holds the serial of every inverter the body accounts for,
 // whether written now or already written for the same endDate. When
@@ -69,10 +70,12 @@ func addDeviceData(acc telegraf.Accumulator, serial string, d envoy.DeviceData, 
 		f.put("ac_voltage_v", scaled(r.ACVoltageINmV, 1000))
 		f.put("ac_current_a", scaled(r.ACCurrentInmA, 1000))
 		f.put("ac_frequency_hz", scaled(r.ACFrequencyINmHz, 1000))
-		// Every value of a reading the inverter really made is written, that
-		// of a modGone one too (25 °C on capture 8.3.5169); a removed one's
-		// empty reading was skipped above (case C5).
-		f.put("temperature_c", r.ChannelTemp)
+		// Every value of a reading the inverter really made is written, a
+		// modGone one's too (25 °C on capture 8.3.5169); only a silent
+		// device's placeholder, exactly 0 °C when modGone, is not (case C5).
+		if !dev.ModGone || r.ChannelTemp.V != 0 {
+			f.put("temperature_c", r.ChannelTemp)
+		}
 		f.put("energy_today_wh", ch.WattHours.Today)
 		f.putCounter("energy_lifetime_wh", scaled(ch.Lifetime.JoulesProduced, 3600))
 		f.put("energy_interval_wh", scaled(r.JoulesProduced, 3600))

@@ -8,23 +8,19 @@ import (
 
 // The one rule for the gateway's report times (cases C1, C2, R8): an
 // inverter point carries its own report time only when that time is
-// plausible by the collector's clock, from maxReportAge ago to
-// maxReportAhead ahead. Any other is unknown and the point carries the
-// collector's clock: a gateway clock hours fast would put points in the
-// future, one unset reads 1970, and a time past 2262 wraps around int64
-// nanoseconds (to 1680) in line protocol.
-const (
-	// maxReportAhead allows for the two clocks' ordinary drift.
-	maxReportAhead = 10 * time.Minute
-	// maxReportAge: an inverter silent for longer is gone; a report time
-	// older than this is a gateway clock that was never set (or set back).
-	maxReportAge = 30 * 24 * time.Hour
-)
+// plausible: not before 2000 (a clock never set reads 1970) and not more
+// than maxReportAhead ahead of the collector's clock (a gateway clock hours
+// fast would put points in the future, and a time past 2262 wraps around
+// int64 nanoseconds, to 1680, in line protocol). Any other is unknown and
+// the point carries the collector's clock. An old time is kept: a sleeping
+// or silent inverter's last report is hours or days old, really, and is
+// written once.
+const maxReportAhead = 10 * time.Minute // the two clocks' ordinary drift
 
 // reportTime is e as a point's time, and whether it is known.
 func reportTime(e envoy.Epoch, now time.Time) (time.Time, bool) {
 	t, ok := e.Time()
-	if !ok || t.After(now.Add(maxReportAhead)) || t.Before(now.Add(-maxReportAge)) {
+	if !ok || t.After(now.Add(maxReportAhead)) {
 		return time.Time{}, false
 	}
 	return t, true
@@ -56,8 +52,8 @@ func (p *poller) checkReportTimes(now time.Time, es ...envoy.Epoch) {
 		if skew < 0 {
 			dir, skew = "behind", -skew
 		}
-		p.log.Warnf("%s: report times are %s %s this host's clock, outside the plausible window (%s ahead, %s behind): those points carry this host's clock; check the gateway's time (it sets it by NTP) and this host's",
-			p.name(), skew.Round(time.Second), dir, maxReportAhead, maxReportAge)
+		p.log.Warnf("%s: report times are %s %s this host's clock, outside the plausible window (before 2000, or over %s ahead): those points carry this host's clock; check the gateway's time (it sets it by NTP) and this host's",
+			p.name(), skew.Round(time.Second), dir, maxReportAhead)
 	case !bad && p.state.skewWarned:
 		p.state.skewWarned = false
 		p.log.Infof("%s: report times are plausible again", p.name())
