@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/telegraf-enphase/telegraf-enphase/internal/atomicfile"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/fileperm"
 )
 
@@ -27,33 +27,21 @@ type Store struct {
 	step func(name string)
 }
 
-// Steps of Write, in order.
+// Steps of Write, in order (those of atomicfile.Write).
 const (
-	StepTempCreated = "temp-created"
-	StepTempWritten = "temp-written"
-	StepTempSynced  = "temp-synced"
-	StepRenamed     = "renamed"
-	StepDirSynced   = "dir-synced"
+	StepTempCreated = atomicfile.StepTempCreated
+	StepTempWritten = atomicfile.StepTempWritten
+	StepTempSynced  = atomicfile.StepTempSynced
+	StepRenamed     = atomicfile.StepRenamed
+	StepDirSynced   = atomicfile.StepDirSynced
 )
-
-func (s Store) mark(name string) {
-	if s.step != nil {
-		s.step(name)
-	}
-}
 
 // Read parses the stored token.
 func (s Store) Read() (Token, error) { return ReadFile(s.Path) }
 
-// tempPrefix names the temporary files of Write, so leftovers of a crash can
-// be found and removed.
-func (s Store) tempPrefix() string { return tempPrefix(s.Path) }
-
-func tempPrefix(path string) string { return "." + filepath.Base(path) + ".tmp-" }
-
-// Write stores t: a temporary file in the same directory is written and
-// synced, then renamed over the old file, and the directory is synced so the
-// rename survives a power cut.
+// Write stores t through atomicfile.Write: a temporary file in the same
+// directory is written and synced, then renamed over the old file, and the
+// directory is synced so the rename survives a power cut.
 func (s Store) Write(t Token) error {
 	if _, err := Parse(t.Raw); err != nil {
 		return fmt.Errorf("refusing to store an invalid token: %w", err)
@@ -62,64 +50,10 @@ func (s Store) Write(t Token) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(dest)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return fmt.Errorf("token directory: %w", err)
-	}
-	Store{Path: dest}.removeLeftovers()
-	f, err := os.CreateTemp(dir, tempPrefix(dest)+"*")
-	if err != nil {
+	if err := atomicfile.Write(dest, []byte(t.Raw+"\n"), atomicfile.Options{Warn: s.Warn, Step: s.step}); err != nil {
 		return fmt.Errorf("writing token file: %w", err)
 	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			_ = f.Close()
-			_ = os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return fmt.Errorf("writing token file: %w", err)
-	}
-	if w, err := fileperm.AdoptDirOwner(f, dest, dir); err != nil {
-		return fmt.Errorf("writing token file: %w", err)
-	} else if w != "" && s.Warn != nil {
-		s.Warn(w)
-	}
-	s.mark(StepTempCreated)
-	if _, err := f.WriteString(t.Raw + "\n"); err != nil {
-		return fmt.Errorf("writing token file: %w", err)
-	}
-	s.mark(StepTempWritten)
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("writing token file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing token file: %w", err)
-	}
-	s.mark(StepTempSynced)
-	if err := os.Rename(tmp, dest); err != nil {
-		return fmt.Errorf("replacing token file: %w", err)
-	}
-	ok = true
-	s.mark(StepRenamed)
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		_ = d.Close()
-	}
-	s.mark(StepDirSynced)
 	return nil
-}
-
-// removeLeftovers deletes temporary files a crashed Write left behind.
-func (s Store) removeLeftovers() {
-	matches, _ := filepath.Glob(filepath.Join(filepath.Dir(s.Path), s.tempPrefix()+"*"))
-	for _, m := range matches {
-		if strings.HasPrefix(filepath.Base(m), s.tempPrefix()) {
-			_ = os.Remove(m)
-		}
-	}
 }
 
 // ErrLocked means another process is renewing this token right now.

@@ -1,58 +1,224 @@
 package enphase
 
 import (
-	"math"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+	"time"
 
 	"github.com/influxdata/telegraf"
 
+	"github.com/telegraf-enphase/telegraf-enphase/internal/atomicfile"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/lifetime"
 )
 
 // Lifetime counters users can trust: this file repairs the gateway's known
-// counter glitches before they reach the database, and leaves real resets
-// visible.
+// counter glitches before they reach the database, and keeps every
+// lifetime series monotonic across restarts (the state file).
 
 // wrapWh is 2^32 J in Wh: each microinverter counts its energy in a 32-bit
 // joule register, so the inverters' lifetime total in production.json drops
 // by this much whenever one of them wraps (firmware 7, case V7).
-const wrapWh = 4294967296.0 / 3600
+const wrapWh = lifetime.WrapWh
 
-// wrapSlack is how much the total may have grown between the last sample
-// and the wrap (a 5-minute poll of a large site is far less).
-const wrapSlack = 0.02 * wrapWh
+// Saving the counters' state: often enough that a crash loses little (a
+// wrap or reset not yet saved is seen again after the restart, from the
+// saved raw value), rarely enough not to wear an SD card; and at Stop.
+const (
+	saveEvery   = 5 * time.Minute
+	forgetAfter = 30 * 24 * time.Hour // a series not seen for this long is gone
+)
 
-// counter tracks one lifetime series.
-type counter struct {
-	lastRaw float64
-	offset  float64 // added for the wraps seen so far
+// counters are a gateway's lifetime counters (internal/lifetime) and where
+// their state is kept. The zero value keeps them in memory only.
+type counters struct {
+	set *lifetime.Set
+	// path is the state file; "" (no token_file, config file or state_file)
+	// keeps the state in memory only.
+	path    string
+	loaded  bool      // path has been read (or found missing or unreadable)
+	savedAt time.Time // the last save attempt
+	failing bool      // the last save failed: warned once until one succeeds
+	// rootNoted: the note that root wrote the file was logged.
+	rootNoted bool
 }
 
-// counters are the tracked series of one gateway, by name.
-type counters map[string]*counter
+// isLifetime says whether a field is a lifetime counter: every such field
+// is named *_lifetime_* (energy_lifetime_wh, reactive_energy_lag_lifetime_varh...).
+func isLifetime(field string) bool { return strings.Contains(field, "_lifetime_") }
 
-// monotonic returns the value to emit for a raw reading of a counter that
-// wraps at 2^32 J: each detected wrap adds 1,193,046.47 Wh to what follows,
-// so the series never falls by a wrap. A drop of any other size is a real
-// reset (a replaced gateway, a reconfiguration): it is logged and passes
-// through, visible as such, and ends the earlier wraps' correction.
-func (c counters) monotonic(name string, raw float64, log telegraf.Logger, who string) float64 {
-	s, ok := c[name]
-	if !ok {
-		c[name] = &counter{lastRaw: raw}
-		return raw
+// seriesKey names one series in the state: measurement, tags sorted, field.
+func seriesKey(name string, tags map[string]string, field string) string {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
 	}
-	if drop := s.lastRaw - raw; drop > 0 {
-		k := math.Round(drop / wrapWh)
-		if k >= 1 && drop <= k*wrapWh && k*wrapWh-drop <= wrapSlack {
-			s.offset += k * wrapWh
-			log.Infof("%s: %s wrapped (a microinverter's 32-bit joule counter): adding %.0f Wh so the series stays monotonic", who, name, k*wrapWh)
-		} else {
-			log.Warnf("%s: %s went down from %.3f to %.3f Wh: a counter reset on the gateway, passed through", who, name, s.lastRaw, raw)
-			s.offset = 0 // a new counter: earlier wraps no longer apply
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(name)
+	for _, k := range keys {
+		b.WriteString(",")
+		b.WriteString(k)
+		b.WriteString("=")
+		b.WriteString(tags[k])
+	}
+	b.WriteString(" ")
+	b.WriteString(field)
+	return b.String()
+}
+
+// counterAcc is the one place every lifetime counter passes on its way out:
+// add() hands each point to it, and each *_lifetime_* field becomes the
+// monotonic series of internal/lifetime (wraps added, repaired wraps taken
+// away, resets continued from the last value, small steps back held).
+type counterAcc struct {
+	telegraf.Accumulator
+	p   *poller
+	now time.Time
+}
+
+func (a counterAcc) AddFields(name string, f map[string]any, tags map[string]string, t ...time.Time) {
+	for k, v := range f {
+		if x, ok := v.(float64); ok && isLifetime(k) {
+			f[k] = a.p.monotonic(seriesKey(name, tags, k), x, a.now)
 		}
 	}
-	s.lastRaw = raw
-	return raw + s.offset
+	a.Accumulator.AddFields(name, f, tags, t...)
+}
+
+// monotonic returns the value to write for a raw lifetime reading, and
+// logs what was not plain growth.
+func (p *poller) monotonic(key string, raw float64, now time.Time) float64 {
+	c := &p.state.counters
+	if c.set == nil {
+		c.set = lifetime.New()
+	}
+	out, ev := c.set.Next(key, raw, now)
+	switch ev.Kind {
+	case lifetime.Wrapped, lifetime.Repaired:
+		p.log.Infof("%s: %s %s", p.name(), key, ev)
+	case lifetime.Reset:
+		p.log.Warnf("%s: %s %s", p.name(), key, ev)
+	case lifetime.Held:
+		p.log.Debugf("%s: %s %s", p.name(), key, ev)
+	}
+	// The added wraps are 2^32 J: no finer than the joule the raw value counts.
+	return roundAs(out, raw)
+}
+
+// anchor counts the wraps a 32-bit series had before it was first seen,
+// against a 64-bit reference the gateway keeps (its own lifetime
+// production, /api/v1/production): a fresh state would start short by whole
+// wraps (1 and 7 of them on captures 7.6.114 and 7.6.175).
+func (p *poller) anchor(key string, raw, reference float64, now time.Time) {
+	c := &p.state.counters
+	if c.set == nil {
+		c.set = lifetime.New()
+	}
+	if c.set.Anchor(key, raw, reference, now) {
+		p.log.Infof("%s: %s is %.0f Wh short of the gateway's own lifetime production, whole wraps of a microinverter's 32-bit joule counter: added",
+			p.name(), key, reference-raw)
+	}
+}
+
+// loadCounters reads the state file of the gateway once, when its serial
+// is known. A state that cannot be read costs the correction, never a
+// gather: a warning, and the counters start afresh.
+func (p *poller) loadCounters(serial string) {
+	c := &p.state.counters
+	if c.loaded {
+		return
+	}
+	c.loaded = true
+	if p.stateFile != nil {
+		c.path = p.stateFile(serial)
+	}
+	if c.path == "" {
+		return
+	}
+	b, err := readSmallFile(c.path, maxStateFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err == nil {
+		var set *lifetime.Set
+		if set, err = lifetime.Unmarshal(b); err == nil {
+			c.set = set
+			p.log.Debugf("%s: %d lifetime counters restored from %s", p.name(), set.Len(), c.path)
+			return
+		}
+	}
+	p.log.Warnf("%s: state_file %s cannot be used (%v): lifetime counters start afresh (wraps are found again from the gateway's own total where it has one); the file is replaced at the next save",
+		p.name(), c.path, err)
+}
+
+// maxStateFile bounds what is read of a state file: a few hundred devices'
+// counters are some tens of KiB.
+const maxStateFile = 8 << 20
+
+func readSmallFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("larger than %d bytes", limit)
+	}
+	return b, err
+}
+
+// saveCounters writes the state when it changed, at most every saveEvery
+// unless force (at Stop), forgetting series not seen for forgetAfter. A
+// failure is a warning once until a save succeeds: it costs the correction
+// across a restart, never a gather.
+func (p *poller) saveCounters(now time.Time, force bool) {
+	c := &p.state.counters
+	if c.path == "" || c.set == nil || (!force && now.Sub(c.savedAt) < saveEvery) {
+		return
+	}
+	c.savedAt = now
+	if n := c.set.Forget(now.Add(-forgetAfter)); n > 0 {
+		p.log.Infof("%s: forgot %d lifetime counter(s) not seen for %s", p.name(), n, forgetAfter)
+	}
+	if !c.set.Changed() {
+		return
+	}
+	b, err := c.set.Marshal()
+	if err == nil {
+		// Root's ownership note is information here, once: the plugin
+		// itself reads the file back, and a non-root owner's directory
+		// gets the file (atomicfile).
+		err = atomicfile.Write(c.path, b, atomicfile.Options{Warn: func(w string) {
+			if !c.rootNoted {
+				c.rootNoted = true
+				p.log.Infof("%s", w)
+			}
+		}})
+	}
+	if err != nil {
+		if !c.failing {
+			p.log.Warnf("%s: cannot save the lifetime counters to %s (%v): a restart would lose their wrap and reset corrections; make the directory writable by Telegraf's user or set state_file",
+				p.name(), c.path, err)
+		}
+		c.failing = true
+		return
+	}
+	if c.failing {
+		p.log.Infof("%s: lifetime counters saved to %s again", p.name(), c.path)
+	}
+	c.failing = false
 }
 
 // repairTotalConsumption fixes firmware 8.3.5433, which overwrites the
@@ -103,7 +269,7 @@ func sumValues(net, prod envoy.Values) envoy.Values {
 		if !a.Valid || !b.Valid {
 			return envoy.Num{}
 		}
-		return envoy.Num{V: a.V + b.V, Valid: true}
+		return envoy.Num{V: sumOf(a.V, b.V), Valid: true}
 	}
 	return envoy.Values{
 		WNow:       add(net.WNow, prod.WNow),

@@ -8,18 +8,13 @@ import (
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 )
 
-// scaled is n divided by div (milli-units to units, joules to Wh).
-func scaled(n envoy.Num, div float64) envoy.Num {
-	if !n.Valid {
-		return n
-	}
-	return envoy.Num{V: n.V / div, Valid: true}
-}
+// scaled is n divided by div (milli-units to units, joules to Wh), rounded (round.go).
+func scaled(n envoy.Num, div float64) envoy.Num { return divided(n, div) }
 
 // addDeviceData maps /ivp/pdm/device_data to enphase_inverter, the same
 // measurement, tags and field types as addInverters, with more fields. Each
-// point is stamped with the inverter's lastReading.endDate (a UTC epoch; an
-// unknown or pre-2000 one is replaced by now, case C2) and written once per
+// point is stamped with the inverter's lastReading.endDate (a UTC epoch; one
+// outside reportTime's window is replaced by now, cases C2, R8) and written once per
 // endDate, deduplicated through last like addInverters (the two may share
 // one map: both endpoints give the same report time for an inverter).
 //
@@ -28,8 +23,9 @@ func scaled(n envoy.Num, div float64) envoy.Num {
 // modGone true and empty objects (case P13); eim, acb and nsrb entries are
 // other devices. modGone alone does not mean removed: live inverters asleep
 // at night read active and modGone true (capture 8.3.5169), so such an
-// inverter is still written for a report it really made (a known endDate),
-// without its temperature (case C5).
+// inverter is still written, whole, for a report it really made (a known
+// endDate), its temperature included unless it is the 0 °C placeholder
+// (case C5).
 //
 // The result holds the serial of every inverter the body accounts for,
 // whether written now or already written for the same endDate. When
@@ -46,7 +42,7 @@ func addDeviceData(acc telegraf.Accumulator, serial string, d envoy.DeviceData, 
 		// one point with one set of values (eim entries have one per phase).
 		ch := dev.Channels[0]
 		r := ch.LastReading
-		ts, known := r.EndDate.Time()
+		ts, known := reportTime(r.EndDate, now)
 		if r.Empty() || (dev.ModGone && !known) {
 			// No report to write: lastReading {} (removed, or not reported
 			// yet), or not communicating and no report time.
@@ -74,8 +70,10 @@ func addDeviceData(acc telegraf.Accumulator, serial string, d envoy.DeviceData, 
 		f.put("ac_voltage_v", scaled(r.ACVoltageINmV, 1000))
 		f.put("ac_current_a", scaled(r.ACCurrentInmA, 1000))
 		f.put("ac_frequency_hz", scaled(r.ACFrequencyINmHz, 1000))
-		if !dev.ModGone {
-			// A device that is not communicating reads 0 °C (case C5).
+		// Every value of a reading the inverter really made is written, a
+		// modGone one's too (25 °C on capture 8.3.5169); only a silent
+		// device's placeholder, exactly 0 °C when modGone, is not (case C5).
+		if !dev.ModGone || r.ChannelTemp.V != 0 {
 			f.put("temperature_c", r.ChannelTemp)
 		}
 		f.put("energy_today_wh", ch.WattHours.Today)

@@ -41,6 +41,7 @@ const (
 	tierTariff                     // tariff_interval, where there are batteries
 	tierInverters                  // inverters_interval
 	tierInventory                  // /inventory.json: inverters_interval with AC Batteries, else info_interval
+	tierSummary                    // every gather before firmware 7, else inverters_interval
 )
 
 // firmware is the range of gateway firmware an endpoint is asked of.
@@ -56,14 +57,22 @@ const (
 var endpoints = []endpoint{
 	{
 		// Before firmware 7 the summary is where production lives, and is read
-		// first: until one request has passed the digest check, a 401 cannot
-		// tell a wrong password from an endpoint this firmware refuses. Later
-		// firmware mirrors the CT there, or stalls (case P8), so it is not read.
-		path: envoy.PathSummary, tier: tierGather, optional: true, firmware: before7,
+		// first, every gather: until one request has passed the digest check,
+		// a 401 cannot tell a wrong password from an endpoint this firmware
+		// refuses. From firmware 7 on it is the gateway's own 64-bit lifetime
+		// (the reference of the inverters' 32-bit total, case V7) and its
+		// today and 7-day counters, which change slowly: read with the
+		// inverters, so the steady gather stays at 2 requests. Not where it
+		// stalls (case P8).
+		path: envoy.PathSummary, tier: tierSummary, optional: true, maxBody: 64 << 10,
 		target: func() any { return new(envoy.Summary) },
+		wanted: summaryTrusted,
 		use: func(g *gatherRun, v any, ok bool) {
 			if ok {
-				addSummary(g.acc, g.serial, *v.(*envoy.Summary), g.now)
+				g.addSummary(*v.(*envoy.Summary))
+			}
+			if !g.p.legacy && (ok || g.p.isDropped(envoy.PathSummary, g.now)) {
+				g.reschedule(tierSummary, g.p.every.inverters)
 			}
 		},
 	},
@@ -249,6 +258,13 @@ var endpoints = []endpoint{
 				return
 			}
 			detail := v.(*envoy.DeviceData)
+			var ends []envoy.Epoch
+			for _, d := range detail.Devices {
+				if d.Microinverter() && len(d.Channels) > 0 {
+					ends = append(ends, d.Channels[0].LastReading.EndDate)
+				}
+			}
+			g.p.checkReportTimes(g.now, ends...)
 			if detail.DeviceCount.Valid || len(detail.Devices) > 0 {
 				g.covered = addDeviceData(g.acc, g.serial, *detail, g.st.lastReport, g.now)
 			}
@@ -265,6 +281,11 @@ var endpoints = []endpoint{
 		use: func(g *gatherRun, v any, ok bool) {
 			// On failure, try again next gather rather than a whole interval later.
 			if ok {
+				var ends []envoy.Epoch
+				for _, inv := range *v.(*[]envoy.Inverter) {
+					ends = append(ends, inv.LastReportDate)
+				}
+				g.p.checkReportTimes(g.now, ends...)
 				addInverters(g.acc, g.serial, *v.(*[]envoy.Inverter), g.covered, g.st.lastReport, g.now)
 				g.reschedule(tierInverters, g.p.every.inverters)
 			}
@@ -335,4 +356,20 @@ func endpointByPath(path string) *endpoint {
 
 func hasEnpower(g *gatherRun) bool {
 	return g.inventory != nil && g.inventory.Has(envoy.DeviceEnpower)
+}
+
+// summaryTrusted says whether /api/v1/production is worth reading: always
+// before firmware 7; from 8.2.4264 on a metered gateway (imeter) it stalls
+// unless the production CT is enabled (case P8), which is known once the CT
+// list has been read.
+func summaryTrusted(g *gatherRun) bool {
+	if g.p.legacy || !g.info.IMeter || !g.info.Version.AtLeast(8, 2, 4264) {
+		return true
+	}
+	for _, m := range g.st.meters {
+		if m.Enabled() && m.MeasurementType == "production" {
+			return true
+		}
+	}
+	return false
 }

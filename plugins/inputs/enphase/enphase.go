@@ -69,6 +69,9 @@ type Enphase struct {
 	TariffInterval    config.Duration `toml:"tariff_interval"`
 	InfoInterval      config.Duration `toml:"info_interval"`
 	ReprobeInterval   config.Duration `toml:"reprobe_interval"`
+	// StateFile keeps the lifetime counters' corrections across restarts
+	// (counters.go); see stateFileFor for its default.
+	StateFile string `toml:"state_file"`
 
 	// Token renewal from Enphase's cloud.
 	Username             string          `toml:"username"`
@@ -190,6 +193,10 @@ func (e *Enphase) Init() error {
 	if e.LegacyUser != "" && e.LegacyUser != "envoy" && e.LegacyUser != "installer" {
 		return &ConfigError{Key: "legacy_user", Reason: fmt.Sprintf("%q is not a gateway user: use envoy (the default) or installer", e.LegacyUser)}
 	}
+	stateFile, err := e.stateFileFor()
+	if err != nil {
+		return err
+	}
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	p := &poller{
 		log: e.Log, now: e.now, ctx: e.ctx, host: u.Host, serial: e.Serial,
@@ -199,6 +206,7 @@ func (e *Enphase) Init() error {
 		},
 		base:       envoy.Config{URL: u, TLS: tlsCfg, Timeout: time.Duration(e.Timeout)},
 		legacyUser: e.LegacyUser, legacyPassword: &e.LegacyPassword,
+		stateFile: stateFile,
 	}
 	// An http:// url without a token is a gateway before firmware 7, which
 	// has none; gather says what to change if it is not.
@@ -289,6 +297,7 @@ func (e *Enphase) Stop() {
 		e.tokens.wait()
 	}
 	if e.gw != nil {
+		e.gw.saveCounters(e.now(), true)
 		e.gw.client().Close()
 	}
 }

@@ -31,12 +31,7 @@ const (
 )
 
 // fromMilli is n/1000 (mW to W, mVA to VA).
-func fromMilli(n envoy.Num) envoy.Num {
-	if !n.Valid {
-		return n
-	}
-	return envoy.Num{V: n.V / 1000, Valid: true}
-}
+func fromMilli(n envoy.Num) envoy.Num { return divided(n, 1000) }
 
 // putText adds a present, non-empty string.
 func (f fields) putText(key string, t envoy.Text) {

@@ -33,6 +33,9 @@ type poller struct {
 	legacyUser     string
 	legacyPassword *config.Secret
 	tokens         *tokenManager // nil without a token (an http:// url)
+	// stateFile is the lifetime counters' state file of the gateway with
+	// this serial, "" for none; nil keeps them in memory (tests).
+	stateFile func(serial string) string
 
 	cur    atomic.Pointer[envoy.Client] // swapped by switchAuth, read by renewals
 	legacy bool                         // the gateway runs firmware before 7
@@ -92,7 +95,15 @@ type state struct {
 
 	dropped map[string]time.Time // endpoint → when to probe it again
 
-	counters counters // lifetime counters repaired across gathers
+	skewWarned bool // report times out of their window: warned (reporttime.go)
+
+	// summaryLifetime is the gateway's own lifetime production and when it
+	// was read, the reference of the inverters' 32-bit total.
+	summaryLifetime struct {
+		wh float64
+		at time.Time
+	}
+	counters counters // lifetime counters, kept monotonic across gathers and restarts
 }
 
 // gatherRun is one gather: what the endpoints read so far tells the later
@@ -139,27 +150,28 @@ var ErrUnreadable = errors.New("gateway could not be read")
 
 func (p *poller) gather(ctx context.Context, acc telegraf.Accumulator, now time.Time) error {
 	st := &p.state
-	if st.counters == nil {
-		st.counters = counters{}
-	}
 	if st.lastReport == nil {
 		st.lastReport = make(map[string]envoy.Epoch)
 	}
 	if st.next == nil {
 		st.next = make(map[tier]time.Time)
 	}
-	g := &gatherRun{p: p, st: st, acc: acc, now: now, requests: p.client().Requests(), next: make(map[tier]time.Time)}
+	// Every lifetime counter passes through counterAcc (counters.go).
+	g := &gatherRun{p: p, st: st, acc: counterAcc{Accumulator: acc, p: p, now: now}, now: now, requests: p.client().Requests(), next: make(map[tier]time.Time)}
 
 	info, err := p.refreshInfo(ctx, now)
 	if err != nil {
-		if certpin.Refusal(err) != nil && st.info != nil {
-			// The gateway is known: its health point still says it failed.
-			g.info, g.serial = *st.info, st.info.Serial
-			return p.finish(g, err)
+		// The health point still says the gateway failed, under the serial
+		// last read, else the configured one, else "unknown" (emitGateway).
+		g.info = envoy.Info{Serial: p.serial}
+		if st.info != nil {
+			g.info = *st.info
 		}
-		return fmt.Errorf("%w: %s: %w", ErrUnreadable, p.name(), err)
+		g.serial = g.info.Serial
+		return p.finish(g, err)
 	}
 	g.info, g.serial = info, info.Serial
+	p.loadCounters(info.Serial)
 	// Firmware 7 and later want a token, which never travels over plain
 	// http: every gather says so, with the fix, rather than one log line.
 	if !p.legacy && p.base.URL.Scheme == "http" {
@@ -226,6 +238,7 @@ func (p *poller) finish(g *gatherRun, fatal error) error {
 		g.stats.fail(fatal)
 	}
 	p.emitGateway(g.acc, g.info, g.now, p.client().Requests()-g.requests, g.stats)
+	p.saveCounters(g.now, false)
 	if fatal != nil && (g.stats.ok == 0 || auth != nil || certpin.Refusal(fatal) != nil) {
 		return fmt.Errorf("%w: %s: %w", ErrUnreadable, p.name(), fatal)
 	}

@@ -108,8 +108,8 @@ func addRows(acc telegraf.Accumulator, name string, tags map[string]string, r en
 func undouble(r *envoy.Reading) bool {
 	var w, wh float64
 	for _, l := range r.Lines {
-		w += l.WNow.V
-		wh += l.WhLifetime.V
+		w = sumOf(w, l.WNow.V)
+		wh = sumOf(wh, l.WhLifetime.V)
 	}
 	near := func(a, b float64) bool { return math.Abs(a-b) <= 0.005*math.Abs(b) }
 	if len(r.Lines) < 2 || wh == 0 || !r.WhLifetime.Valid || !near(r.WhLifetime.V, 2*wh) {
@@ -145,15 +145,19 @@ func (p *poller) addProduction(acc telegraf.Accumulator, serial string, prod env
 		case r.Type == "inverters":
 			// The microinverters' own report: no phases, no daily counters
 			// (case P6: absent, not 0).
+			// Its lifetime is the 32-bit sum (case V7): the gateway's own
+			// 64-bit total, read this gather, says how many wraps it lacks.
+			tags := map[string]string{"serial": serial, "source": "inverters", "phase": "total"}
 			f := fields{}
 			f.put("power_w", r.WNow)
-			if r.WhLifetime.Valid && r.WhLifetime.V != 0 {
-				f["energy_lifetime_wh"] = p.state.counters.monotonic("inverters energy_lifetime_wh", r.WhLifetime.V, p.log, p.name())
+			f.putCounter("energy_lifetime_wh", r.WhLifetime)
+			if ref := p.state.summaryLifetime; r.WhLifetime.Valid && r.WhLifetime.V != 0 && ref.at.Equal(now) {
+				p.anchor(seriesKey(mProduction, tags, "energy_lifetime_wh"), r.WhLifetime.V, ref.wh, now)
 			}
 			f.put("energy_today_wh", r.WhToday)
 			f.put("energy_last_seven_days_wh", r.WhLastSevenDays)
 			f.putInt("devices", r.ActiveCount)
-			add(acc, mProduction, map[string]string{"serial": serial, "source": "inverters", "phase": "total"}, f, now)
+			add(acc, mProduction, tags, f, now)
 		}
 	}
 	for _, r := range prod.Consumption {
@@ -177,8 +181,20 @@ func (p *poller) addProduction(acc telegraf.Accumulator, serial string, prod env
 	}
 }
 
-// addSummary maps /api/v1/production (firmware before 7). All four values at
-// 0 is a gateway that has just started, not a reading (case P7).
+// addSummary maps /api/v1/production. All four values at 0 is a gateway
+// that has just started, or non-metered 8.3 firmware, not a reading (case
+// P7). Its lifetime is kept as the reference of the inverters' total.
+func (g *gatherRun) addSummary(s envoy.Summary) {
+	if s.WattHoursLifetime.V == 0 && s.WattHoursToday.V == 0 && s.WattHoursSevenDays.V == 0 && s.WattsNow.V == 0 {
+		return
+	}
+	if s.WattHoursLifetime.Valid && s.WattHoursLifetime.V > 0 {
+		g.st.summaryLifetime.wh, g.st.summaryLifetime.at = s.WattHoursLifetime.V, g.now
+	}
+	addSummary(g.acc, g.serial, s, g.now)
+}
+
+// addSummary writes the summary as the source=summary production point.
 func addSummary(acc telegraf.Accumulator, serial string, s envoy.Summary, now time.Time) {
 	if s.WattHoursLifetime.V == 0 && s.WattHoursToday.V == 0 && s.WattHoursSevenDays.V == 0 && s.WattsNow.V == 0 {
 		return
@@ -261,7 +277,7 @@ func addInverters(acc telegraf.Accumulator, serial string, invs []envoy.Inverter
 		f := fields{}
 		f.put("power_w", inv.LastReportWatts)
 		f.put("power_max_w", inv.MaxReportWatts)
-		ts, known := inv.LastReportDate.Time()
+		ts, known := reportTime(inv.LastReportDate, now)
 		if known {
 			f["last_report_unix_s"] = ts.Unix()
 		} else {
@@ -271,12 +287,20 @@ func addInverters(acc telegraf.Accumulator, serial string, invs []envoy.Inverter
 	}
 }
 
-// emitGateway writes the health of one gather, so a dashboard can tell a
-// gateway that is down from one that produces 0 W.
+// unknownSerial tags the health point of a gateway never reached, which
+// has no serial configured; its address tag tells such gateways apart.
+const unknownSerial = "unknown"
+
+// emitGateway writes the health of one gather, every gather, also when
+// /info failed, so a dashboard can tell a gateway that is down from one
+// that produces 0 W: up is 1 when the gather read anything.
 func (p *poller) emitGateway(acc telegraf.Accumulator, info envoy.Info, now time.Time, requests int64, s gatherStats) {
+	var up int64
+	if s.ok > 0 {
+		up = 1
+	}
 	f := fields{
-		"firmware":          info.Firmware,
-		"part_number":       info.PartNumber,
+		"up":                up,
 		"gather_duration_s": p.now().Sub(now).Seconds(),
 		"requests":          requests,
 		"endpoints_ok":      s.ok,
@@ -284,7 +308,17 @@ func (p *poller) emitGateway(acc telegraf.Accumulator, info envoy.Info, now time
 		"auth_checks_total": p.client().AuthChecks(),
 		"requests_total":    p.client().Requests(),
 	}
-	add(acc, mGateway, map[string]string{"serial": info.Serial}, f, now)
+	if info.Firmware != "" {
+		f["firmware"] = info.Firmware
+	}
+	if info.PartNumber != "" {
+		f["part_number"] = info.PartNumber
+	}
+	tags := map[string]string{"serial": info.Serial}
+	if info.Serial == "" {
+		tags = map[string]string{"serial": unknownSerial, "address": p.host}
+	}
+	add(acc, mGateway, tags, f, now)
 }
 
 func withTag(tags map[string]string, k, v string) map[string]string {
