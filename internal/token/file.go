@@ -15,8 +15,6 @@ import (
 // larger is not a token and is refused before it is read (case R10).
 const MaxFileSize = 64 << 10
 
-var errLockIsLink = errors.New("is a symbolic link")
-
 // readTokenFile reads a token file, refusing what is not a regular file (a
 // FIFO, a device such as /dev/zero, a directory) or is larger than
 // MaxFileSize, so that reading it never blocks or runs forever. A permission

@@ -8,13 +8,6 @@ import (
 	"syscall"
 )
 
-// openLockFile opens (creating) the lock file without following a symbolic
-// link (case R10): a link planted in the token directory must not make a
-// process running as root create or truncate a file elsewhere.
-func openLockFile(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_CREATE|os.O_RDWR|syscall.O_NOFOLLOW, 0o600)
-}
-
 // openForRead opens path without blocking on a FIFO or device (the caller
 // then refuses anything but a regular file).
 func openForRead(path string) (*os.File, error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/atomicfile"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/filelock"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/fileperm"
 )
 
@@ -80,7 +81,7 @@ func (s Store) TryLock() (unlock func(), err error) {
 	if err := os.MkdirAll(filepath.Dir(s.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("token directory: %w", err)
 	}
-	f, err := openLockFile(s.Path + ".lock")
+	f, err := filelock.Open(s.Path + ".lock")
 	if err != nil {
 		return nil, fmt.Errorf("token lock: %w", withChownHint(s.Path+".lock", err))
 	}
@@ -88,17 +89,14 @@ func (s Store) TryLock() (unlock func(), err error) {
 		_ = f.Close()
 		return nil, fmt.Errorf("token lock: %w", err)
 	}
-	if err := lockFile(f); err != nil {
-		_ = f.Close()
-		if errors.Is(err, errWouldBlock) {
-			return nil, ErrLocked
-		}
+	l, err := filelock.TryLock(f)
+	if errors.Is(err, filelock.ErrLocked) {
+		return nil, ErrLocked
+	}
+	if err != nil {
 		return nil, fmt.Errorf("token lock: %w", err)
 	}
-	return func() {
-		_ = unlockFile(f)
-		_ = f.Close()
-	}, nil
+	return l.Release, nil
 }
 
 // CheckWritable opens (creating) the lock file, as a renewal will, so that a
@@ -109,7 +107,7 @@ func (s Store) CheckWritable() error {
 	if _, err := os.Stat(filepath.Dir(s.Path)); err != nil {
 		return nil
 	}
-	f, err := openLockFile(s.Path + ".lock")
+	f, err := filelock.Open(s.Path + ".lock")
 	if err != nil {
 		return fmt.Errorf("token lock: %w", withChownHint(s.Path+".lock", err))
 	}

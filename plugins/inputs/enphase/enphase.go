@@ -298,6 +298,7 @@ func (e *Enphase) Stop() {
 	}
 	if e.gw != nil {
 		e.gw.saveCounters(e.now(), true)
+		e.gw.releaseGateway()
 		e.gw.client().Close()
 	}
 }

@@ -80,6 +80,7 @@ func (p *poller) name() string {
 
 // state is what a gateway's gathers remember between runs.
 type state struct {
+	lock     gatewayLock // this process's hold on the gateway (gatewaylock.go)
 	info     *envoy.Info
 	infoNext time.Time // when /info is due again
 	next     map[tier]time.Time
@@ -172,6 +173,15 @@ func (p *poller) gather(ctx context.Context, acc telegraf.Accumulator, now time.
 	}
 	g.info, g.serial = info, info.Serial
 	p.loadCounters(info.Serial)
+	if err := p.holdGateway(); err != nil {
+		// Nothing is written, not even the health point: the other
+		// process writes this gateway's series. Said once an episode.
+		if errors.Is(err, ErrBusy) && p.state.lock.busy {
+			return nil
+		}
+		p.state.lock.busy = errors.Is(err, ErrBusy)
+		return fmt.Errorf("%w: %s: %w", ErrUnreadable, p.name(), err)
+	}
 	// Firmware 7 and later want a token, which never travels over plain
 	// http: every gather says so, with the fix, rather than one log line.
 	if !p.legacy && p.base.URL.Scheme == "http" {

@@ -1,6 +1,6 @@
 //go:build windows
 
-package token
+package filelock
 
 import (
 	"os"
