@@ -38,8 +38,23 @@ const (
 
 // MaxBody bounds what is read of one answer unless the caller gives its
 // own bound (GetLimit); the largest real bodies (device_data of 50 devices)
-// are well under 1 MiB.
+// are well under 1 MiB. The plugin gives every endpoint its own, tighter
+// bound (case R4): memory, not the network, is what a large body costs.
 const MaxBody = 16 << 20
+
+// MaxInfoBody bounds /info (and /info.xml, /auth/check_jwt): the largest real
+// /info is 2.4 KB, and it is read without authentication (case R4).
+const MaxInfoBody = 64 << 10
+
+// maxHeaderBytes bounds an answer's headers, cookies included: the gateway's
+// are a few hundred bytes (case R5: a cookie flood is refused, not kept).
+const maxHeaderBytes = 64 << 10
+
+// MaxSessionCookie is the longest sessionId kept: the gateway's is 32 bytes. A
+// longer one would be sent back on every request, and a server that refuses
+// it (400, 431 "Request Header Or Cookie Too Large") would refuse them all
+// (case R5); without it the client keeps sending the Bearer token.
+const MaxSessionCookie = 4 << 10
 
 // TokenSource yields the current token; it is asked before every request so a
 // token renewed on disk by cron is picked up without a restart.
@@ -113,14 +128,15 @@ func New(cfg Config) *Client {
 		base = &u
 	}
 	tr := &http.Transport{
-		Proxy:                 nil, // the gateway is on the LAN; a proxy would only add a hop
-		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       cfg.TLS,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		MaxConnsPerHost:       1,
-		MaxIdleConnsPerHost:   1,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: cfg.Timeout,
+		Proxy:                  nil, // the gateway is on the LAN; a proxy would only add a hop
+		DialContext:            (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:        cfg.TLS,
+		TLSHandshakeTimeout:    cfg.Timeout,
+		MaxConnsPerHost:        1,
+		MaxIdleConnsPerHost:    1,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxResponseHeaderBytes: maxHeaderBytes,
 		// fw 3.18.10 resets a reused connection after the digest exchange.
 		DisableKeepAlives: legacy != nil,
 	}
@@ -179,9 +195,15 @@ type Response struct {
 func (c *Client) Info(ctx context.Context) (Info, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, err := c.do(ctx, PathInfo, "", "", MaxBody)
+	r, err := c.do(ctx, PathInfo, "", "", MaxInfoBody)
 	if err == nil && r.Status == http.StatusNotFound {
-		r, err = c.do(ctx, "/info.xml", "", "", MaxBody)
+		first := r
+		r, err = c.do(ctx, "/info.xml", "", "", MaxInfoBody)
+		if err == nil && r.Status != http.StatusOK {
+			// Every gateway answers one of them: this is another device
+			// (issue 14: a router, a NAS, a printer at a wrong address).
+			return Info{}, c.notGateway(fmt.Sprintf("/info answered %d and /info.xml %d", first.Status, r.Status))
+		}
 	}
 	if err != nil {
 		return Info{}, err
@@ -189,7 +211,26 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 	if r.Status != http.StatusOK {
 		return Info{}, statusError(r)
 	}
-	return ParseInfo(r.Body)
+	info, err := ParseInfo(r.Body)
+	var nx *notXMLError
+	if errors.As(err, &nx) {
+		return Info{}, c.notGateway(fmt.Sprintf("%s is %s", r.Path, nx.what))
+	}
+	return info, err
+}
+
+// NotGatewayError is an address where something answers that is not an
+// Enphase gateway.
+type NotGatewayError struct {
+	URL, Why string
+}
+
+func (e *NotGatewayError) Error() string {
+	return fmt.Sprintf("the device at %s is not an Enphase gateway (%s): check url, the gateway's address (its IP address in your router's list of devices, or https://envoy.local)", e.URL, e.Why)
+}
+
+func (c *Client) notGateway(why string) error {
+	return &NotGatewayError{URL: c.base.String(), Why: why}
 }
 
 // GetPublic fetches an endpoint without authentication (/info).
@@ -302,7 +343,7 @@ func (s *tokenSession) bearer(tok token.Token) string {
 func (s *tokenSession) checkJWT(ctx context.Context, c *Client, tok token.Token) error {
 	c.checks.Add(1)
 	s.reset()
-	r, err := c.do(ctx, PathCheckJWT, "Bearer "+tok.Raw, "", MaxBody)
+	r, err := c.do(ctx, PathCheckJWT, "Bearer "+tok.Raw, "", MaxInfoBody)
 	if err != nil {
 		return err
 	}
@@ -316,7 +357,7 @@ func (s *tokenSession) checkJWT(ctx context.Context, c *Client, tok token.Token)
 		return &AuthError{Host: c.base.Host, Status: r.Status, Reason: "check_jwt answered 200 without \"Valid token\": the url may not point at an Envoy"}
 	}
 	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
-		if ck.Name == "sessionId" && ck.Value != "" {
+		if ck.Name == "sessionId" && ck.Value != "" && len(ck.Value) <= MaxSessionCookie {
 			s.session = ck.Value
 		}
 	}
@@ -353,10 +394,16 @@ func (c *Client) do(ctx context.Context, path, authorization, session string, li
 		return Response{}, c.transportError(path, err, callerLimit)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	// One byte beyond the limit tells a body cut at the limit from one
+	// that ends there (case R17).
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	r := Response{Path: path, Status: resp.StatusCode, Header: resp.Header, Body: body, Duration: time.Since(start)}
 	if err != nil {
 		return r, c.transportError(path, err, callerLimit)
+	}
+	if int64(len(body)) > limit {
+		r.Body = nil
+		return r, &BodyError{Path: path, Reason: fmt.Sprintf("larger than %d bytes, the limit for %s: not a real gateway answer", limit, path), TooLarge: true}
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		return r, &RedirectError{Scheme: c.base.Scheme, Host: c.base.Host, Path: path, Status: resp.StatusCode, Location: resp.Header.Get("Location")}
@@ -400,7 +447,7 @@ func (c *Client) transportError(path string, err error, callerLimit time.Duratio
 	}
 	switch {
 	case errors.As(err, &unknownAuthority) || errors.As(err, &certInvalid):
-		hint = "the gateway's certificate is self-signed: set insecure_skip_verify = true, or tls_ca to its certificate"
+		hint = "the gateway's certificate is self-signed: set tls_pin = \"tofu\" to trust the one it shows now, or tls_ca to its certificate, or insecure_skip_verify = true"
 	case errors.As(err, &hostname):
 		hint = "the certificate is for envoy-<serial>, not this address: set tls_server_name = \"envoy-<serial>\" or insecure_skip_verify = true"
 	case errors.As(err, &tlsRecord):
@@ -444,6 +491,9 @@ func (e *TransportError) Error() string {
 	if errors.As(e.Err, &ue) {
 		msg = ue.Err.Error()
 	}
+	// The error's text may hold what the server sent (a malformed status
+	// line, a header): cut and quoted like any gateway text (case R3).
+	msg = Quote(msg)
 	if e.Hint != "" {
 		return fmt.Sprintf("GET %s on %s: %s (%s)", e.Path, e.Host, e.Hint, msg)
 	}
@@ -481,11 +531,11 @@ func (e *RedirectError) Error() string {
 	loc, err := url.Parse(e.Location)
 	switch {
 	case err == nil && loc.Scheme == "https" && e.Scheme != "https":
-		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s; set url to https:// (firmware 7+ only speaks https)", e.Path, e.Host, e.Status, e.Location)
+		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s; set url to https:// (firmware 7+ only speaks https)", e.Path, e.Host, e.Status, Quote(e.Location))
 	case err == nil && loc.Host != "" && !strings.EqualFold(loc.Host, e.Host):
-		return fmt.Sprintf("GET %s on %s: redirected (%d) to %q, another host: not followed (it would be sent the token); check that url is the gateway's address", e.Path, e.Host, e.Status, e.Location)
+		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s, another host: not followed (it would be sent the token); check that url is the gateway's address", e.Path, e.Host, e.Status, Quote(e.Location))
 	}
-	return fmt.Sprintf("GET %s on %s: redirected (%d) to %q, not followed: the endpoint is missing on this firmware", e.Path, e.Host, e.Status, e.Location)
+	return fmt.Sprintf("GET %s on %s: redirected (%d) to %s, not followed: the endpoint is missing on this firmware", e.Path, e.Host, e.Status, Quote(e.Location))
 }
 
 // StatusError is an answer other than 200.
@@ -493,6 +543,9 @@ type StatusError struct {
 	Path        string
 	Status      int
 	ContentType string
+	// Digest: the 401 asked for digest credentials (firmware before 7),
+	// not a token.
+	Digest bool
 }
 
 func (e *StatusError) Error() string {
@@ -500,6 +553,9 @@ func (e *StatusError) Error() string {
 	case http.StatusNotFound:
 		return fmt.Sprintf("%s: 404, this firmware does not have it", e.Path)
 	case http.StatusUnauthorized, http.StatusForbidden:
+		if e.Digest {
+			return fmt.Sprintf("%s: %d, the gateway refused legacy_user / legacy_password for it (firmware before 7 opens some endpoints to the installer user only)", e.Path, e.Status)
+		}
 		return fmt.Sprintf("%s: %d, not allowed for this token", e.Path, e.Status)
 	case http.StatusServiceUnavailable:
 		return fmt.Sprintf("%s: 503, the gateway is not ready (starting or updating)", e.Path)
@@ -508,7 +564,13 @@ func (e *StatusError) Error() string {
 }
 
 func statusError(r Response) error {
-	return &StatusError{Path: r.Path, Status: r.Status, ContentType: r.Header.Get("Content-Type")}
+	digest := false
+	for _, v := range r.Header.Values("WWW-Authenticate") {
+		if len(v) >= 6 && strings.EqualFold(v[:6], "digest") {
+			digest = true
+		}
+	}
+	return &StatusError{Path: r.Path, Status: r.Status, ContentType: r.Header.Get("Content-Type"), Digest: digest}
 }
 
 // Decode checks that a response is a 200 JSON body and unmarshals it whole
@@ -547,12 +609,13 @@ func Decode(r Response, v any) error {
 			// A JSON "error" key with other content may be real data (e.g. error counters) only when more keys exist.
 			var keys map[string]any
 			if decodeStrict(b, &keys) == nil && len(keys) == 1 {
-				return &BodyError{Path: r.Path, Reason: fmt.Sprintf("gateway error %q", *msg)}
+				return &BodyError{Path: r.Path, Reason: "gateway error " + Quote(*msg)}
 			}
 		}
 	}
 	if err := decodeStrict(b, v); err != nil {
-		return &BodyError{Path: r.Path, Reason: fmt.Sprintf("bad JSON (%v)", err)}
+		// Go's JSON errors quote the offending literal, whatever its length.
+		return &BodyError{Path: r.Path, Reason: "bad JSON (" + Quote(err.Error()) + ")"}
 	}
 	return nil
 }
@@ -561,6 +624,7 @@ func Decode(r Response, v any) error {
 type BodyError struct {
 	Path, Reason string
 	HTML         bool // an HTML page: a login or "page not found" page
+	TooLarge     bool // longer than the endpoint's limit (case R4)
 }
 
 func (e *BodyError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Reason) }

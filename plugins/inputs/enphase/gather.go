@@ -159,7 +159,7 @@ func (p *poller) gather(ctx context.Context, acc telegraf.Accumulator, now time.
 	// http: every gather says so, with the fix, rather than one log line.
 	if !p.legacy && p.base.URL.Scheme == "http" {
 		return p.finish(g, fmt.Errorf("the gateway runs firmware %s, which needs a token over https: set url = %q and token_file (see the README, 'Getting a token')",
-			info.Firmware, httpsURL(p.base.URL)))
+			envoy.Quote(info.Firmware), httpsURL(p.base.URL)))
 	}
 	if !p.legacy {
 		if _, err := p.tokens.current(acc, info.Serial, now); err != nil {
@@ -265,7 +265,7 @@ func (p *poller) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, er
 		p.switchAuth(info)
 	}
 	if st.info != nil && st.info.Firmware != info.Firmware {
-		p.log.Infof("envoy %s: firmware changed from %s to %s; probing endpoints again", info.Serial, st.info.Firmware, info.Firmware)
+		p.log.Infof("envoy %s: firmware changed from %s to %s; probing endpoints again", info.Serial, envoy.Quote(st.info.Firmware), envoy.Quote(info.Firmware))
 		st.dropped = nil
 		// Every tier but the inverters' is read again at once.
 		st.next = map[tier]time.Time{tierInverters: st.next[tierInverters]}
@@ -303,7 +303,7 @@ func (p *poller) switchAuth(info envoy.Info) {
 			auth.Password, _ = secret(p.legacyPassword)
 		}
 		cfg.Auth = auth
-		p.log.Infof("envoy %s: firmware %s is before 7: reading it over http with the %s user", info.Serial, info.Firmware, auth.User)
+		p.log.Infof("envoy %s: firmware %s is before 7: reading it over http with the %s user", info.Serial, envoy.Quote(info.Firmware), auth.User)
 	}
 	// From firmware 7 over an http:// url, every gather fails saying what to
 	// change (see gather).
