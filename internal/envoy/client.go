@@ -573,10 +573,22 @@ func statusError(r Response) error {
 	return &StatusError{Path: r.Path, Status: r.Status, ContentType: r.Header.Get("Content-Type"), Digest: digest}
 }
 
-// Decode checks that a response is a 200 JSON body and unmarshals it whole
+// DefaultMaxValues bounds the JSON values of a body decoded by Decode.
+const DefaultMaxValues = 50_000
+
+// Decode is DecodeLimit with DefaultMaxValues.
+func Decode(r Response, v any) error { return DecodeLimit(r, v, DefaultMaxValues) }
+
+// DecodeLimit checks that a response is a 200 JSON body and unmarshals it whole
 // into v. HTML with status 200 (T2), empty bodies (T3), truncated JSON (T4)
 // and JSON error objects (T5) are errors, so nothing half-parsed is emitted.
-func Decode(r Response, v any) error {
+// A body of more than maxValues JSON values (objects, arrays and their
+// members, counted before decoding) is refused: each value may become a
+// struct hundreds of times its size in the body, so the value count, not
+// the body's size, bounds the memory decoding takes (case R4). Decoding
+// does not watch the gather's deadline: bounded in size and values, it takes
+// milliseconds (see BENCHMARKS.md).
+func DecodeLimit(r Response, v any, maxValues int) error {
 	if r.Status != http.StatusOK {
 		return statusError(r)
 	}
@@ -613,6 +625,12 @@ func Decode(r Response, v any) error {
 			}
 		}
 	}
+	if maxValues <= 0 {
+		maxValues = DefaultMaxValues
+	}
+	if countValues(b, maxValues) > maxValues {
+		return &BodyError{Path: r.Path, Reason: fmt.Sprintf("more than %d JSON values, the limit for %s: not a real gateway answer", maxValues, r.Path), TooLarge: true}
+	}
 	if err := decodeStrict(b, v); err != nil {
 		// Go's JSON errors quote the offending literal, whatever its length.
 		return &BodyError{Path: r.Path, Reason: "bad JSON (" + Quote(err.Error()) + ")"}
@@ -628,3 +646,34 @@ type BodyError struct {
 }
 
 func (e *BodyError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Reason) }
+
+// countValues counts the JSON values of b that may each cost a struct or an
+// element when decoded: every object and array opened, and every member
+// after the first (a comma), outside strings. It stops counting past max.
+func countValues(b []byte, max int) int {
+	n := 0
+	inString, escaped := false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[', ',':
+			n++
+			if n > max {
+				return n
+			}
+		}
+	}
+	return n
+}

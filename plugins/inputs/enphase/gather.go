@@ -323,7 +323,7 @@ func (p *poller) fetch(ctx context.Context, ep *endpoint, now time.Time, v any) 
 	}
 	r, err := p.client().GetLimit(ctx, path, ep.maxBody)
 	if err == nil {
-		err = envoy.Decode(r, v)
+		err = envoy.DecodeLimit(r, v, ep.maxValues)
 	}
 	if err == nil {
 		delete(st.dropped, path)

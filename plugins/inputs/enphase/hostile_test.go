@@ -1,0 +1,115 @@
+package enphase
+
+import (
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/influxdata/telegraf/config"
+	"github.com/influxdata/telegraf/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/hostile"
+)
+
+// demoCapture is the capture the hostile gateway serves where a test does
+// not answer itself.
+var demoCapture = filepath.Join("..", "..", "..", "internal", "envoysim", "demo")
+
+// hostilePlugin is an initialised plugin reading g, trusting its
+// certificate, on clk's time when clk is set.
+func hostilePlugin(t *testing.T, g *hostile.Gateway, clk *clock) *Enphase {
+	t.Helper()
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "hostile.pem")
+	require.NoError(t, os.WriteFile(ca, g.CertificatePEM(), 0o600))
+	e := New()
+	e.URL = g.URL
+	e.TokenFile = writeToken(t, g.Token())
+	e.TLSCA = ca
+	e.Timeout = config.Duration(5 * time.Second)
+	e.GatherTimeout = config.Duration(10 * time.Second)
+	e.Log = testutil.Logger{}
+	if clk != nil {
+		e.now = clk.Now
+	}
+	require.NoError(t, e.Init())
+	t.Cleanup(e.Stop)
+	return e
+}
+
+// emptyObjects is a JSON list of n empty objects: each costs 3 bytes of
+// body and a whole struct when decoded.
+func emptyObjects(n int) string {
+	return "[" + strings.TrimSuffix(strings.Repeat("{},", n), ",") + "]"
+}
+
+// TestSmallBodiesDoNotExhaustMemoryR4: a 4 MiB inventory of empty devices
+// (which got the process OOM-killed in a 1 GiB cgroup) is refused at its
+// endpoint's size limit, a body within it but of absurdly many values at
+// its value limit; the other endpoints are read as usual.
+func TestSmallBodiesDoNotExhaustMemoryR4(t *testing.T) {
+	inv := endpointByPath(envoy.PathEnsembleInventory)
+	tests := []struct {
+		name string
+		body string
+		want string
+	}{
+		{"4 MiB of empty devices", `[{"type":"ENCHARGE","devices":` + emptyObjects(4<<20/3) + `}]`, "larger than 131072 bytes, the limit for /ivp/ensemble/inventory"},
+		{"100 KB of empty devices", `[{"type":"ENCHARGE","devices":` + emptyObjects(100_000/3) + `}]`, "more than 4000 JSON values, the limit for /ivp/ensemble/inventory"},
+		{"deep nesting", strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000), "more than 4000 JSON values"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := hostile.New(t, demoCapture, map[string]http.Handler{
+				envoy.PathEnsembleInventory: hostile.Body(http.StatusOK, "application/json", []byte(tt.body)),
+			})
+			e := hostilePlugin(t, g, nil)
+			var acc testutil.Accumulator
+			require.NoError(t, e.Gather(&acc))
+			require.Len(t, acc.Errors, 1)
+			require.ErrorContains(t, acc.Errors[0], tt.want)
+			require.ErrorContains(t, acc.Errors[0], "not a real gateway answer")
+			require.True(t, acc.HasMeasurement("enphase_production"), "the other endpoints are read")
+		})
+	}
+	require.Equal(t, int64(128<<10), inv.maxBody)
+}
+
+// TestEndpointLimitsFitRealAnswersR4: every endpoint has a size and a value
+// limit, and every real answer we hold is at most an eighth of them.
+func TestEndpointLimitsFitRealAnswersR4(t *testing.T) {
+	dirs, err := filepath.Glob(filepath.Join("testcases", "*", "capture"))
+	require.NoError(t, err)
+	dirs = append(dirs, demoCapture)
+	if fx := os.Getenv("ENPHASE_FIXTURES"); fx != "" {
+		more, err := filepath.Glob(filepath.Join(fx, "*"))
+		require.NoError(t, err)
+		dirs = append(dirs, more...)
+	}
+	for _, ep := range endpoints {
+		require.Positive(t, ep.maxBody, "%s: no maxBody", ep.path)
+		require.Positive(t, ep.maxValues, "%s: no maxValues", ep.path)
+		require.LessOrEqual(t, ep.maxBody, int64(1<<20), "%s: maxBody over 1 MiB", ep.path)
+		seen := 0
+		for _, d := range dirs {
+			b, err := os.ReadFile(filepath.Join(d, strings.NewReplacer("/", "_", "?", "_", "=", "_").Replace(strings.TrimPrefix(ep.path, "/"))))
+			if err != nil {
+				continue
+			}
+			seen++
+			require.LessOrEqual(t, int64(len(b))*8, ep.maxBody, "%s in %s: the limit is not 8 times the real size", ep.path, d)
+			r := envoy.Response{Path: ep.path, Status: http.StatusOK, Body: b}
+			var be *envoy.BodyError
+			if err := envoy.DecodeLimit(r, ep.target(), ep.maxValues/8); errors.As(err, &be) {
+				require.False(t, be.TooLarge, "%s in %s: the value limit is not 8 times the real count", ep.path, d)
+			}
+		}
+		t.Logf("%s: %d captures within limits", ep.path, seen)
+	}
+}
