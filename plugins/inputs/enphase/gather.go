@@ -221,6 +221,11 @@ func (p *poller) finish(g *gatherRun, fatal error) error {
 		g.stats.fail(fatal)
 	}
 	p.emitGateway(g.acc, g.info, g.now, p.client().Requests()-g.requests, g.stats)
+	if g.stats.ok == 0 && g.stats.failed > 0 && !p.legacy {
+		// Nothing worked: the session may be one the gateway refuses with
+		// something else than a 401 (400, 431): start a new one (case R5).
+		p.client().ResetSession()
+	}
 	if fatal != nil && (g.stats.ok == 0 || auth != nil || certpin.Refusal(fatal) != nil) {
 		return fmt.Errorf("%w: %s: %w", ErrUnreadable, p.name(), fatal)
 	}

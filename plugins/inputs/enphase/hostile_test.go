@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -112,4 +113,75 @@ func TestEndpointLimitsFitRealAnswersR4(t *testing.T) {
 		}
 		t.Logf("%s: %d captures within limits", ep.path, seen)
 	}
+}
+
+// TestOversizedCookieNotKeptR5: a check_jwt that sets a sessionId of 8 KiB
+// (sent back, it gets 400 or 431 from nginx) is not kept: the plugin goes
+// on with the Bearer token and reads the gateway.
+func TestOversizedCookieNotKeptR5(t *testing.T) {
+	valid := hostile.Body(http.StatusOK, "text/html", []byte("<!DOCTYPE html><h2>Valid token.</h2>\n"))
+	g := hostile.New(t, demoCapture, map[string]http.Handler{
+		envoy.PathCheckJWT: hostile.Cookie("sessionId", 8<<10, valid),
+	})
+	e := hostilePlugin(t, g, nil)
+	for range 2 {
+		var acc testutil.Accumulator
+		require.NoError(t, e.Gather(&acc))
+		require.Empty(t, acc.Errors)
+		require.True(t, acc.HasMeasurement("enphase_production"))
+	}
+	require.Equal(t, 1, g.Requests(envoy.PathCheckJWT), "the token is checked once, then sent as Bearer")
+}
+
+// TestRefusedSessionIsRenewedR5: a gateway that starts refusing the session
+// with 431 (not 401) fails one gather; the next starts a fresh session
+// with check_jwt and reads the gateway again.
+func TestRefusedSessionIsRenewedR5(t *testing.T) {
+	var mu sync.Mutex
+	seen, poisoned := map[string]bool{}, map[string]bool{}
+	handlers := map[string]http.Handler{}
+	for _, path := range CaptureEndpoints() {
+		if path == envoy.PathInfo {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(demoCapture, strings.NewReplacer("/", "_", "?", "_", "=", "_").Replace(strings.TrimPrefix(path, "/")))); err != nil {
+			continue
+		}
+		body := hostile.CaptureBody(t, demoCapture, path)
+		handlers[path] = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			c, err := r.Cookie("sessionId")
+			mu.Lock()
+			refused := err == nil && poisoned[c.Value]
+			if err == nil {
+				seen[c.Value] = true
+			}
+			mu.Unlock()
+			if refused {
+				hostile.Status(http.StatusRequestHeaderFieldsTooLarge).ServeHTTP(w, r)
+				return
+			}
+			hostile.Body(http.StatusOK, "application/json", body).ServeHTTP(w, r)
+		})
+	}
+	g := hostile.New(t, demoCapture, handlers)
+	e := hostilePlugin(t, g, nil)
+	var acc testutil.Accumulator
+	require.NoError(t, e.Gather(&acc))
+	require.Equal(t, 1, g.Requests(envoy.PathCheckJWT))
+
+	mu.Lock()
+	require.NotEmpty(t, seen, "the plugin sends the session cookie")
+	for c := range seen {
+		poisoned[c] = true
+	}
+	mu.Unlock()
+	acc = testutil.Accumulator{}
+	err := e.Gather(&acc)
+	require.ErrorContains(t, err, "every endpoint failed")
+
+	acc = testutil.Accumulator{}
+	require.NoError(t, e.Gather(&acc))
+	require.Empty(t, acc.Errors)
+	require.True(t, acc.HasMeasurement("enphase_production"))
+	require.Equal(t, 2, g.Requests(envoy.PathCheckJWT), "a fresh session after the gather that failed whole")
 }
