@@ -88,6 +88,9 @@ type state struct {
 	dropped map[string]time.Time // endpoint → when to probe it again
 
 	counters counters // lifetime counters repaired across gathers
+
+	// reportChanged: when each lastReport entry last changed (pruning, R9).
+	reportChanged map[string]reportChange
 }
 
 // gatherRun is one gather: what the endpoints read so far tells the later
@@ -187,6 +190,7 @@ func (p *poller) gather(ctx context.Context, acc telegraf.Accumulator, now time.
 			st.next[ep.tier] = at
 		}
 	}
+	st.pruneLastReports(now)
 	return p.finish(g, nil)
 }
 

@@ -2,6 +2,7 @@ package enphase
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoysim"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/hostile"
 )
 
@@ -24,7 +26,7 @@ var demoCapture = filepath.Join("..", "..", "..", "internal", "envoysim", "demo"
 
 // hostilePlugin is an initialised plugin reading g, trusting its
 // certificate, on clk's time when clk is set.
-func hostilePlugin(t *testing.T, g *hostile.Gateway, clk *clock) *Enphase {
+func hostilePlugin(t *testing.T, g *hostile.Gateway, clk *clock, set ...func(*Enphase)) *Enphase {
 	t.Helper()
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "hostile.pem")
@@ -38,6 +40,9 @@ func hostilePlugin(t *testing.T, g *hostile.Gateway, clk *clock) *Enphase {
 	e.Log = testutil.Logger{}
 	if clk != nil {
 		e.now = clk.Now
+	}
+	for _, f := range set {
+		f(e)
 	}
 	require.NoError(t, e.Init())
 	t.Cleanup(e.Stop)
@@ -184,4 +189,58 @@ func TestRefusedSessionIsRenewedR5(t *testing.T) {
 	require.Empty(t, acc.Errors)
 	require.True(t, acc.HasMeasurement("enphase_production"))
 	require.Equal(t, 2, g.Requests(envoy.PathCheckJWT), "a fresh session after the gather that failed whole")
+}
+
+// TestLastReportsArePrunedR9: a gateway that invents new inverter serials
+// on every read (RSS 95 → 292 MB before) cannot grow the map of last
+// reports beyond its bound, and serials not reported for a day are
+// forgotten while the real ones stay.
+func TestLastReportsArePrunedR9(t *testing.T) {
+	var mu sync.Mutex
+	next, inventing := 0, true
+	clk := envoysim.NewClock(time.Now())
+	real := []string{"482101000001", "482101000002", "482101000003"}
+	g := hostile.New(t, demoCapture, map[string]http.Handler{
+		envoy.PathDeviceData: hostile.Status(http.StatusNotFound),
+		envoy.PathInverters: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			serials := append([]string(nil), real...)
+			for i := 0; inventing && i < 1000; i++ {
+				serials = append(serials, fmt.Sprintf("9%011d", next))
+				next++
+			}
+			mu.Unlock()
+			var b strings.Builder
+			b.WriteByte('[')
+			for i, sn := range serials {
+				if i > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, `{"serialNumber":%q,"lastReportDate":%d,"devType":1,"lastReportWatts":100,"maxReportWatts":300}`, sn, clk.Now().Unix())
+			}
+			b.WriteByte(']')
+			hostile.Body(http.StatusOK, "application/json", []byte(b.String())).ServeHTTP(w, r)
+		}),
+	})
+	e := hostilePlugin(t, g, clk, func(e *Enphase) { e.InvertersInterval = config.Duration(5 * time.Minute) })
+	for range 12 {
+		var acc testutil.Accumulator
+		require.NoError(t, e.Gather(&acc))
+		require.LessOrEqual(t, len(e.gw.state.lastReport), maxLastReports)
+		clk.Advance(5 * time.Minute)
+	}
+	require.Equal(t, 12, g.Requests(envoy.PathInverters))
+	require.Len(t, e.gw.state.lastReport, maxLastReports)
+	for _, sn := range real {
+		require.Contains(t, e.gw.state.lastReport, sn, "a real inverter reporting is kept")
+	}
+
+	mu.Lock()
+	inventing = false
+	mu.Unlock()
+	clk.Advance(lastReportTTL)
+	var acc testutil.Accumulator
+	require.NoError(t, e.Gather(&acc))
+	require.Len(t, e.gw.state.lastReport, len(real), "the invented serials are forgotten after a day")
+	require.Len(t, e.gw.state.reportChanged, len(real))
 }
