@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -243,4 +244,47 @@ func TestLastReportsArePrunedR9(t *testing.T) {
 	require.NoError(t, e.Gather(&acc))
 	require.Len(t, e.gw.state.lastReport, len(real), "the invented serials are forgotten after a day")
 	require.Len(t, e.gw.state.reportChanged, len(real))
+}
+
+// TestGatewayTextIsCappedR15: a firmware string of 60 KiB (a field on every
+// gather) and an inverter serial of 10 KiB (a tag) reach the line protocol
+// cut to 1 KiB and 256 bytes.
+func TestGatewayTextIsCappedR15(t *testing.T) {
+	info := hostile.CaptureBody(t, demoCapture, "/info")
+	fw := regexp.MustCompile(`<software>[^<]*</software>`).Find(info)
+	require.NotNil(t, fw)
+	longSerial := strings.Repeat("4", 10<<10)
+	g := hostile.New(t, demoCapture, map[string]http.Handler{
+		"/info":              hostile.Replace("text/xml", info, string(fw), "<software>D8.2.4345"+strings.Repeat("x", 60<<10)+"</software>"),
+		envoy.PathDeviceData: hostile.Status(http.StatusNotFound),
+		envoy.PathInverters: hostile.Body(http.StatusOK, "application/json",
+			[]byte(fmt.Sprintf(`[{"serialNumber":%q,"lastReportDate":%d,"devType":1,"lastReportWatts":100,"maxReportWatts":300}]`, longSerial, time.Now().Unix()))),
+	})
+	e := hostilePlugin(t, g, nil)
+	var acc testutil.Accumulator
+	require.NoError(t, e.Gather(&acc))
+	gw := acc.GetTelegrafMetrics()
+	var sawFirmware, sawInverter bool
+	for _, m := range gw {
+		for _, tag := range m.TagList() {
+			require.LessOrEqual(t, len(tag.Value), maxTagValue, "%s tag %s", m.Name(), tag.Key)
+		}
+		for _, f := range m.FieldList() {
+			if s, ok := f.Value.(string); ok {
+				require.LessOrEqual(t, len(s), maxFieldValue, "%s field %s", m.Name(), f.Key)
+			}
+		}
+		if m.Name() == mGateway {
+			fw, _ := m.GetField("firmware")
+			require.Equal(t, "D8.2.4345"+strings.Repeat("x", maxFieldValue-len("D8.2.4345")), fw)
+			sawFirmware = true
+		}
+		if m.Name() == mInverter {
+			sn, _ := m.GetTag("device_serial")
+			require.Equal(t, longSerial[:maxTagValue], sn)
+			sawInverter = true
+		}
+	}
+	require.True(t, sawFirmware)
+	require.True(t, sawInverter)
 }
