@@ -208,7 +208,11 @@ func (c *Client) Info(ctx context.Context) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	if r.Status != http.StatusOK {
+	switch {
+	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
+		// A gateway's /info needs no authentication.
+		return Info{}, c.notGateway(fmt.Sprintf("%s answered %d, asking for a login", r.Path, r.Status))
+	case r.Status != http.StatusOK:
 		return Info{}, statusError(r)
 	}
 	info, err := ParseInfo(r.Body)
