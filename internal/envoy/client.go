@@ -230,7 +230,8 @@ type NotGatewayError struct {
 }
 
 func (e *NotGatewayError) Error() string {
-	return fmt.Sprintf("the device at %s is not an Enphase gateway (%s): check url, the gateway's address (its IP address in your router's list of devices, or https://envoy.local)", e.URL, e.Why)
+	return fmt.Sprintf("the device at %s is not an Enphase gateway (%s): "+
+		"check url, the gateway's address (its IP address in your router's list of devices, or https://envoy.local)", e.URL, e.Why)
 }
 
 func (c *Client) notGateway(why string) error {
@@ -451,7 +452,8 @@ func (c *Client) transportError(path string, err error, callerLimit time.Duratio
 	}
 	switch {
 	case errors.As(err, &unknownAuthority) || errors.As(err, &certInvalid):
-		hint = "the gateway's certificate is self-signed: set tls_pin = \"tofu\" to trust the one it shows now, or tls_ca to its certificate, or insecure_skip_verify = true"
+		hint = "the gateway's certificate is self-signed: set tls_pin = \"tofu\" to trust the one it shows now, " +
+			"or tls_ca to its certificate, or insecure_skip_verify = true"
 	case errors.As(err, &hostname):
 		hint = "the certificate is for envoy-<serial>, not this address: set tls_server_name = \"envoy-<serial>\" or insecure_skip_verify = true"
 	case errors.As(err, &tlsRecord):
@@ -537,7 +539,8 @@ func (e *RedirectError) Error() string {
 	case err == nil && loc.Scheme == "https" && e.Scheme != "https":
 		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s; set url to https:// (firmware 7+ only speaks https)", e.Path, e.Host, e.Status, Quote(e.Location))
 	case err == nil && loc.Host != "" && !strings.EqualFold(loc.Host, e.Host):
-		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s, another host: not followed (it would be sent the token); check that url is the gateway's address", e.Path, e.Host, e.Status, Quote(e.Location))
+		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s, another host: not followed (it would be sent the token); "+
+			"check that url is the gateway's address", e.Path, e.Host, e.Status, Quote(e.Location))
 	}
 	return fmt.Sprintf("GET %s on %s: redirected (%d) to %s, not followed: the endpoint is missing on this firmware", e.Path, e.Host, e.Status, Quote(e.Location))
 }
@@ -558,7 +561,8 @@ func (e *StatusError) Error() string {
 		return fmt.Sprintf("%s: 404, this firmware does not have it", e.Path)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		if e.Digest {
-			return fmt.Sprintf("%s: %d, the gateway refused legacy_user / legacy_password for it (firmware before 7 opens some endpoints to the installer user only)", e.Path, e.Status)
+			return fmt.Sprintf("%s: %d, the gateway refused legacy_user / legacy_password for it "+
+				"(firmware before 7 opens some endpoints to the installer user only)", e.Path, e.Status)
 		}
 		return fmt.Sprintf("%s: %d, not allowed for this token", e.Path, e.Status)
 	case http.StatusServiceUnavailable:
@@ -633,7 +637,8 @@ func DecodeLimit(r Response, v any, maxValues int) error {
 		maxValues = DefaultMaxValues
 	}
 	if countValues(b, maxValues) > maxValues {
-		return &BodyError{Path: r.Path, Reason: fmt.Sprintf("more than %d JSON values, the limit for %s: not a real gateway answer", maxValues, r.Path), TooLarge: true}
+		return &BodyError{Path: r.Path, TooLarge: true,
+			Reason: fmt.Sprintf("more than %d JSON values, the limit for %s: not a real gateway answer", maxValues, r.Path)}
 	}
 	if err := decodeStrict(b, v); err != nil {
 		// Go's JSON errors quote the offending literal, whatever its length.

@@ -55,7 +55,9 @@ func TestNotAGatewayIssue14(t *testing.T) {
 		{"404 then an HTML 403", map[string]http.Handler{"/info": hostile.Status(404), "/info.xml": hostile.Status(403)}, "/info answered 404 and /info.xml 403"},
 		{"a login page", map[string]http.Handler{"/info": hostile.Status(401)}, "/info answered 401, asking for a login"},
 		{"an HTML page with 200", map[string]http.Handler{"/info": hostile.Body(200, "text/html", html)}, "XML with no serial number"},
-		{"another device's XML", map[string]http.Handler{"/info": hostile.Body(200, "text/xml", []byte(`<?xml version="1.0"?><root><device><name>NAS</name></device></root>`))}, "XML with no serial number"},
+		{"another device's XML", map[string]http.Handler{
+			"/info": hostile.Body(200, "text/xml", []byte(`<?xml version="1.0"?><root><device><name>NAS</name></device></root>`)),
+		}, "XML with no serial number"},
 		{"not XML at all", map[string]http.Handler{"/info": hostile.Body(200, "application/json", []byte(`{"status":"ok"}`))}, "not the gateway's XML"},
 	}
 	for _, tt := range tests {

@@ -186,7 +186,9 @@ func TestParseInfoShapeR4R15(t *testing.T) {
 		name, body, want string
 	}{
 		{"R4 nested 1 MiB deep", strings.Repeat("<a>", 1<<20), "XML nested more than 16 deep"},
-		{"R4 nested inside device", `<envoy_info><device><sn>1</sn>` + strings.Repeat("<x>", 20) + strings.Repeat("</x>", 20) + `</device></envoy_info>`, "nested more than 16 deep"},
+		{"R4 nested inside device",
+			`<envoy_info><device><sn>1</sn>` + strings.Repeat("<x>", 20) + strings.Repeat("</x>", 20) + `</device></envoy_info>`,
+			"nested more than 16 deep"},
 		{"R4 a flood of elements", `<envoy_info>` + strings.Repeat("<x/>", 5000) + `</envoy_info>`, "more than 2000 elements"},
 		{"R15 a serial of 100 KiB", strings.Replace(good, "122301234567", strings.Repeat("1", 100<<10), 1), "a serial number of 102400 bytes"},
 		{"R15 a serial with a newline", strings.Replace(good, "122301234567", "1223\n01234567", 1), `control characters or spaces: "1223\n01234567"`},
@@ -210,7 +212,8 @@ func TestDigestRefusalWordingIssue14(t *testing.T) {
 	h := http.Header{}
 	h.Set("WWW-Authenticate", `Digest realm="enphaseenergy.com", qop="auth", nonce="abc"`)
 	err := Decode(Response{Path: "/ivp/meters", Status: 401, Header: h}, new([]Meter))
-	require.EqualError(t, err, "/ivp/meters: 401, the gateway refused legacy_user / legacy_password for it (firmware before 7 opens some endpoints to the installer user only)")
+	require.EqualError(t, err, "/ivp/meters: 401, the gateway refused legacy_user / legacy_password for it "+
+		"(firmware before 7 opens some endpoints to the installer user only)")
 	err = Decode(Response{Path: "/ivp/meters", Status: 401, Header: http.Header{}}, new([]Meter))
 	require.EqualError(t, err, "/ivp/meters: 401, not allowed for this token")
 }

@@ -137,5 +137,6 @@ func (l *legacyState) refused(c *Client, r Response) (Response, error) {
 	// may come from an endpoint that checks nothing).
 	l.ch, l.nc = nil, 0
 	return r, &AuthError{Host: c.base.Host, Status: r.Status,
-		Reason: fmt.Sprintf("the gateway refused legacy_user %q and its legacy_password (401 on %s): firmware before 7 takes user \"envoy\" with the last 6 digits of the serial, or \"installer\" with the password derived from the serial", l.user, r.Path)}
+		Reason: fmt.Sprintf("the gateway refused legacy_user %q and its legacy_password (401 on %s): firmware before 7 takes "+
+			"user \"envoy\" with the last 6 digits of the serial, or \"installer\" with the password derived from the serial", l.user, r.Path)}
 }

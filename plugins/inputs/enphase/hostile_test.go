@@ -67,8 +67,10 @@ func TestSmallBodiesDoNotExhaustMemoryR4(t *testing.T) {
 		body string
 		want string
 	}{
-		{"4 MiB of empty devices", `[{"type":"ENCHARGE","devices":` + emptyObjects(4<<20/3) + `}]`, "larger than 131072 bytes, the limit for /ivp/ensemble/inventory"},
-		{"100 KB of empty devices", `[{"type":"ENCHARGE","devices":` + emptyObjects(100_000/3) + `}]`, "more than 4000 JSON values, the limit for /ivp/ensemble/inventory"},
+		{"4 MiB of empty devices", `[{"type":"ENCHARGE","devices":` + emptyObjects(4<<20/3) + `}]`,
+			"larger than 131072 bytes, the limit for /ivp/ensemble/inventory"},
+		{"100 KB of empty devices", `[{"type":"ENCHARGE","devices":` + emptyObjects(100_000/3) + `}]`,
+			"more than 4000 JSON values, the limit for /ivp/ensemble/inventory"},
 		{"deep nesting", strings.Repeat("[", 20_000) + strings.Repeat("]", 20_000), "more than 4000 JSON values"},
 	}
 	for _, tt := range tests {
