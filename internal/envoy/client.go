@@ -38,8 +38,23 @@ const (
 
 // MaxBody bounds what is read of one answer unless the caller gives its
 // own bound (GetLimit); the largest real bodies (device_data of 50 devices)
-// are well under 1 MiB.
+// are well under 1 MiB. The plugin gives every endpoint its own, tighter
+// bound (case R4): memory, not the network, is what a large body costs.
 const MaxBody = 16 << 20
+
+// MaxInfoBody bounds /info (and /info.xml, /auth/check_jwt): the largest real
+// /info is 2.4 KB, and it is read without authentication (case R4).
+const MaxInfoBody = 64 << 10
+
+// maxHeaderBytes bounds an answer's headers, cookies included: the gateway's
+// are a few hundred bytes (case R5: a cookie flood is refused, not kept).
+const maxHeaderBytes = 64 << 10
+
+// MaxSessionCookie is the longest sessionId kept: the gateway's is 32 bytes. A
+// longer one would be sent back on every request, and a server that refuses
+// it (400, 431 "Request Header Or Cookie Too Large") would refuse them all
+// (case R5); without it the client keeps sending the Bearer token.
+const MaxSessionCookie = 4 << 10
 
 // TokenSource yields the current token; it is asked before every request so a
 // token renewed on disk by cron is picked up without a restart.
@@ -113,14 +128,15 @@ func New(cfg Config) *Client {
 		base = &u
 	}
 	tr := &http.Transport{
-		Proxy:                 nil, // the gateway is on the LAN; a proxy would only add a hop
-		DialContext:           (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       cfg.TLS,
-		TLSHandshakeTimeout:   cfg.Timeout,
-		MaxConnsPerHost:       1,
-		MaxIdleConnsPerHost:   1,
-		IdleConnTimeout:       90 * time.Second,
-		ResponseHeaderTimeout: cfg.Timeout,
+		Proxy:                  nil, // the gateway is on the LAN; a proxy would only add a hop
+		DialContext:            (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:        cfg.TLS,
+		TLSHandshakeTimeout:    cfg.Timeout,
+		MaxConnsPerHost:        1,
+		MaxIdleConnsPerHost:    1,
+		IdleConnTimeout:        90 * time.Second,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxResponseHeaderBytes: maxHeaderBytes,
 		// fw 3.18.10 resets a reused connection after the digest exchange.
 		DisableKeepAlives: legacy != nil,
 	}
@@ -179,17 +195,47 @@ type Response struct {
 func (c *Client) Info(ctx context.Context) (Info, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	r, err := c.do(ctx, PathInfo, "", "", MaxBody)
+	r, err := c.do(ctx, PathInfo, "", "", MaxInfoBody)
 	if err == nil && r.Status == http.StatusNotFound {
-		r, err = c.do(ctx, "/info.xml", "", "", MaxBody)
+		first := r
+		r, err = c.do(ctx, "/info.xml", "", "", MaxInfoBody)
+		if err == nil && r.Status != http.StatusOK {
+			// Every gateway answers one of them: this is another device
+			// (issue 14: a router, a NAS, a printer at a wrong address).
+			return Info{}, c.notGateway(fmt.Sprintf("/info answered %d and /info.xml %d", first.Status, r.Status))
+		}
 	}
 	if err != nil {
 		return Info{}, err
 	}
-	if r.Status != http.StatusOK {
+	switch {
+	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
+		// A gateway's /info needs no authentication.
+		return Info{}, c.notGateway(fmt.Sprintf("%s answered %d, asking for a login", r.Path, r.Status))
+	case r.Status != http.StatusOK:
 		return Info{}, statusError(r)
 	}
-	return ParseInfo(r.Body)
+	info, err := ParseInfo(r.Body)
+	var nx *notXMLError
+	if errors.As(err, &nx) {
+		return Info{}, c.notGateway(fmt.Sprintf("%s is %s", r.Path, nx.what))
+	}
+	return info, err
+}
+
+// NotGatewayError is an address where something answers that is not an
+// Enphase gateway.
+type NotGatewayError struct {
+	URL, Why string
+}
+
+func (e *NotGatewayError) Error() string {
+	return fmt.Sprintf("the device at %s is not an Enphase gateway (%s): "+
+		"check url, the gateway's address (its IP address in your router's list of devices, or https://envoy.local)", e.URL, e.Why)
+}
+
+func (c *Client) notGateway(why string) error {
+	return &NotGatewayError{URL: c.base.String(), Why: why}
 }
 
 // GetPublic fetches an endpoint without authentication (/info).
@@ -302,7 +348,7 @@ func (s *tokenSession) bearer(tok token.Token) string {
 func (s *tokenSession) checkJWT(ctx context.Context, c *Client, tok token.Token) error {
 	c.checks.Add(1)
 	s.reset()
-	r, err := c.do(ctx, PathCheckJWT, "Bearer "+tok.Raw, "", MaxBody)
+	r, err := c.do(ctx, PathCheckJWT, "Bearer "+tok.Raw, "", MaxInfoBody)
 	if err != nil {
 		return err
 	}
@@ -316,7 +362,7 @@ func (s *tokenSession) checkJWT(ctx context.Context, c *Client, tok token.Token)
 		return &AuthError{Host: c.base.Host, Status: r.Status, Reason: "check_jwt answered 200 without \"Valid token\": the url may not point at an Envoy"}
 	}
 	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
-		if ck.Name == "sessionId" && ck.Value != "" {
+		if ck.Name == "sessionId" && ck.Value != "" && len(ck.Value) <= MaxSessionCookie {
 			s.session = ck.Value
 		}
 	}
@@ -353,10 +399,16 @@ func (c *Client) do(ctx context.Context, path, authorization, session string, li
 		return Response{}, c.transportError(path, err, callerLimit)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	// One byte beyond the limit tells a body cut at the limit from one
+	// that ends there (case R17).
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	r := Response{Path: path, Status: resp.StatusCode, Header: resp.Header, Body: body, Duration: time.Since(start)}
 	if err != nil {
 		return r, c.transportError(path, err, callerLimit)
+	}
+	if int64(len(body)) > limit {
+		r.Body = nil
+		return r, &BodyError{Path: path, Reason: fmt.Sprintf("larger than %d bytes, the limit for %s: not a real gateway answer", limit, path), TooLarge: true}
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		return r, &RedirectError{Scheme: c.base.Scheme, Host: c.base.Host, Path: path, Status: resp.StatusCode, Location: resp.Header.Get("Location")}
@@ -400,7 +452,8 @@ func (c *Client) transportError(path string, err error, callerLimit time.Duratio
 	}
 	switch {
 	case errors.As(err, &unknownAuthority) || errors.As(err, &certInvalid):
-		hint = "the gateway's certificate is self-signed: set insecure_skip_verify = true, or tls_ca to its certificate"
+		hint = "the gateway's certificate is self-signed: set tls_pin = \"tofu\" to trust the one it shows now, " +
+			"or tls_ca to its certificate, or insecure_skip_verify = true"
 	case errors.As(err, &hostname):
 		hint = "the certificate is for envoy-<serial>, not this address: set tls_server_name = \"envoy-<serial>\" or insecure_skip_verify = true"
 	case errors.As(err, &tlsRecord):
@@ -444,6 +497,9 @@ func (e *TransportError) Error() string {
 	if errors.As(e.Err, &ue) {
 		msg = ue.Err.Error()
 	}
+	// The error's text may hold what the server sent (a malformed status
+	// line, a header): cut and quoted like any gateway text (case R3).
+	msg = Quote(msg)
 	if e.Hint != "" {
 		return fmt.Sprintf("GET %s on %s: %s (%s)", e.Path, e.Host, e.Hint, msg)
 	}
@@ -481,11 +537,12 @@ func (e *RedirectError) Error() string {
 	loc, err := url.Parse(e.Location)
 	switch {
 	case err == nil && loc.Scheme == "https" && e.Scheme != "https":
-		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s; set url to https:// (firmware 7+ only speaks https)", e.Path, e.Host, e.Status, e.Location)
+		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s; set url to https:// (firmware 7+ only speaks https)", e.Path, e.Host, e.Status, Quote(e.Location))
 	case err == nil && loc.Host != "" && !strings.EqualFold(loc.Host, e.Host):
-		return fmt.Sprintf("GET %s on %s: redirected (%d) to %q, another host: not followed (it would be sent the token); check that url is the gateway's address", e.Path, e.Host, e.Status, e.Location)
+		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s, another host: not followed (it would be sent the token); "+
+			"check that url is the gateway's address", e.Path, e.Host, e.Status, Quote(e.Location))
 	}
-	return fmt.Sprintf("GET %s on %s: redirected (%d) to %q, not followed: the endpoint is missing on this firmware", e.Path, e.Host, e.Status, e.Location)
+	return fmt.Sprintf("GET %s on %s: redirected (%d) to %s, not followed: the endpoint is missing on this firmware", e.Path, e.Host, e.Status, Quote(e.Location))
 }
 
 // StatusError is an answer other than 200.
@@ -493,6 +550,9 @@ type StatusError struct {
 	Path        string
 	Status      int
 	ContentType string
+	// Digest: the 401 asked for digest credentials (firmware before 7),
+	// not a token.
+	Digest bool
 }
 
 func (e *StatusError) Error() string {
@@ -500,6 +560,10 @@ func (e *StatusError) Error() string {
 	case http.StatusNotFound:
 		return fmt.Sprintf("%s: 404, this firmware does not have it", e.Path)
 	case http.StatusUnauthorized, http.StatusForbidden:
+		if e.Digest {
+			return fmt.Sprintf("%s: %d, the gateway refused legacy_user / legacy_password for it "+
+				"(firmware before 7 opens some endpoints to the installer user only)", e.Path, e.Status)
+		}
 		return fmt.Sprintf("%s: %d, not allowed for this token", e.Path, e.Status)
 	case http.StatusServiceUnavailable:
 		return fmt.Sprintf("%s: 503, the gateway is not ready (starting or updating)", e.Path)
@@ -508,13 +572,31 @@ func (e *StatusError) Error() string {
 }
 
 func statusError(r Response) error {
-	return &StatusError{Path: r.Path, Status: r.Status, ContentType: r.Header.Get("Content-Type")}
+	digest := false
+	for _, v := range r.Header.Values("WWW-Authenticate") {
+		if len(v) >= 6 && strings.EqualFold(v[:6], "digest") {
+			digest = true
+		}
+	}
+	return &StatusError{Path: r.Path, Status: r.Status, ContentType: r.Header.Get("Content-Type"), Digest: digest}
 }
 
-// Decode checks that a response is a 200 JSON body and unmarshals it whole
+// DefaultMaxValues bounds the JSON values of a body decoded by Decode.
+const DefaultMaxValues = 50_000
+
+// Decode is DecodeLimit with DefaultMaxValues.
+func Decode(r Response, v any) error { return DecodeLimit(r, v, DefaultMaxValues) }
+
+// DecodeLimit checks that a response is a 200 JSON body and unmarshals it whole
 // into v. HTML with status 200 (T2), empty bodies (T3), truncated JSON (T4)
 // and JSON error objects (T5) are errors, so nothing half-parsed is emitted.
-func Decode(r Response, v any) error {
+// A body of more than maxValues JSON values (objects, arrays and their
+// members, counted before decoding) is refused: each value may become a
+// struct hundreds of times its size in the body, so the value count, not
+// the body's size, bounds the memory decoding takes (case R4). Decoding
+// does not watch the gather's deadline: bounded in size and values, it takes
+// milliseconds (see BENCHMARKS.md).
+func DecodeLimit(r Response, v any, maxValues int) error {
 	if r.Status != http.StatusOK {
 		return statusError(r)
 	}
@@ -547,12 +629,20 @@ func Decode(r Response, v any) error {
 			// A JSON "error" key with other content may be real data (e.g. error counters) only when more keys exist.
 			var keys map[string]any
 			if decodeStrict(b, &keys) == nil && len(keys) == 1 {
-				return &BodyError{Path: r.Path, Reason: fmt.Sprintf("gateway error %q", *msg)}
+				return &BodyError{Path: r.Path, Reason: "gateway error " + Quote(*msg)}
 			}
 		}
 	}
+	if maxValues <= 0 {
+		maxValues = DefaultMaxValues
+	}
+	if countValues(b, maxValues) > maxValues {
+		return &BodyError{Path: r.Path, TooLarge: true,
+			Reason: fmt.Sprintf("more than %d JSON values, the limit for %s: not a real gateway answer", maxValues, r.Path)}
+	}
 	if err := decodeStrict(b, v); err != nil {
-		return &BodyError{Path: r.Path, Reason: fmt.Sprintf("bad JSON (%v)", err)}
+		// Go's JSON errors quote the offending literal, whatever its length.
+		return &BodyError{Path: r.Path, Reason: "bad JSON (" + Quote(err.Error()) + ")"}
 	}
 	return nil
 }
@@ -561,6 +651,38 @@ func Decode(r Response, v any) error {
 type BodyError struct {
 	Path, Reason string
 	HTML         bool // an HTML page: a login or "page not found" page
+	TooLarge     bool // longer than the endpoint's limit (case R4)
 }
 
 func (e *BodyError) Error() string { return fmt.Sprintf("%s: %s", e.Path, e.Reason) }
+
+// countValues counts the JSON values of b that may each cost a struct or an
+// element when decoded: every object and array opened, and every member
+// after the first (a comma), outside strings. It stops counting past max.
+func countValues(b []byte, max int) int {
+	n := 0
+	inString, escaped := false, false
+	for _, c := range b {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '{', '[', ',':
+			n++
+			if n > max {
+				return n
+			}
+		}
+	}
+	return n
+}

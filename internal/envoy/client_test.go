@@ -503,7 +503,7 @@ func TestClientHTTPRedirectToHTTPST6(t *testing.T) {
 	_, err = c.Info(context.Background())
 	var re *RedirectError
 	require.ErrorAs(t, err, &re)
-	require.Contains(t, err.Error(), "redirected (301) to https://localhost/info; set url to https://")
+	require.Contains(t, err.Error(), `redirected (301) to "https://localhost/info"; set url to https://`)
 }
 
 func TestClientNewTokenTriggersCheckJWTA1(t *testing.T) {

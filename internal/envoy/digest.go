@@ -95,9 +95,9 @@ func digestFromParams(p map[string]string) (DigestChallenge, error) {
 	case !hasRealm:
 		return DigestChallenge{}, errors.New("digest challenge without a realm")
 	case d.Algorithm != "" && !strings.EqualFold(d.Algorithm, "MD5") && !strings.EqualFold(d.Algorithm, "MD5-sess"):
-		return DigestChallenge{}, fmt.Errorf("digest algorithm %q is not supported (only MD5)", d.Algorithm)
+		return DigestChallenge{}, fmt.Errorf("digest algorithm %s is not supported (only MD5)", Quote(d.Algorithm))
 	case len(d.QOP) > 0 && !d.offers("auth"):
-		return DigestChallenge{}, fmt.Errorf("digest qop %q is not supported (only auth)", p["qop"])
+		return DigestChallenge{}, fmt.Errorf("digest qop %s is not supported (only auth)", Quote(p["qop"]))
 	}
 	return d, nil
 }

@@ -2,6 +2,8 @@ package envoy
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -173,4 +175,45 @@ func TestParseInfoRejects(t *testing.T) {
 func TestParseVersionOverflow(t *testing.T) {
 	_, err := ParseVersion("D99999999999999999999.2.1")
 	require.Error(t, err)
+}
+
+// TestParseInfoShapeR4R15: nested tags (R4: 15 MiB of them took 571 MB) and
+// absurd serials (R15: a tag on every series) are refused before anything is
+// built of them.
+func TestParseInfoShapeR4R15(t *testing.T) {
+	good := `<envoy_info><device><sn>122301234567</sn><software>D8.2.4345</software></device></envoy_info>`
+	tests := []struct {
+		name, body, want string
+	}{
+		{"R4 nested 1 MiB deep", strings.Repeat("<a>", 1<<20), "XML nested more than 16 deep"},
+		{"R4 nested inside device",
+			`<envoy_info><device><sn>1</sn>` + strings.Repeat("<x>", 20) + strings.Repeat("</x>", 20) + `</device></envoy_info>`,
+			"nested more than 16 deep"},
+		{"R4 a flood of elements", `<envoy_info>` + strings.Repeat("<x/>", 5000) + `</envoy_info>`, "more than 2000 elements"},
+		{"R15 a serial of 100 KiB", strings.Replace(good, "122301234567", strings.Repeat("1", 100<<10), 1), "a serial number of 102400 bytes"},
+		{"R15 a serial with a newline", strings.Replace(good, "122301234567", "1223\n01234567", 1), `control characters or spaces: "1223\n01234567"`},
+		{"R15 a serial with a space", strings.Replace(good, "122301234567", "1223 01234567", 1), "control characters or spaces"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseInfo([]byte(tt.body))
+			require.ErrorContains(t, err, tt.want)
+			require.Less(t, len(err.Error()), 600)
+		})
+	}
+	info, err := ParseInfo([]byte(good))
+	require.NoError(t, err)
+	require.Equal(t, "122301234567", info.Serial)
+}
+
+// TestDigestRefusalWordingIssue14: a 401 with a digest challenge (firmware
+// before 7) names legacy_user / legacy_password, never "this token".
+func TestDigestRefusalWordingIssue14(t *testing.T) {
+	h := http.Header{}
+	h.Set("WWW-Authenticate", `Digest realm="enphaseenergy.com", qop="auth", nonce="abc"`)
+	err := Decode(Response{Path: "/ivp/meters", Status: 401, Header: h}, new([]Meter))
+	require.EqualError(t, err, "/ivp/meters: 401, the gateway refused legacy_user / legacy_password for it "+
+		"(firmware before 7 opens some endpoints to the installer user only)")
+	err = Decode(Response{Path: "/ivp/meters", Status: 401, Header: http.Header{}}, new([]Meter))
+	require.EqualError(t, err, "/ivp/meters: 401, not allowed for this token")
 }

@@ -111,7 +111,7 @@ func (l *legacyState) get(ctx context.Context, c *Client, path string, limit int
 			switch {
 			case !errors.Is(err, ErrNoDigestChallenge):
 				return r, &AuthError{Host: c.base.Host, Status: r.Status,
-					Reason: fmt.Sprintf("%s answered 401 with a challenge this client cannot answer: %v", path, err)}
+					Reason: fmt.Sprintf("%s answered 401 with a challenge this client cannot answer: %s", path, Quote(err.Error()))}
 			case auth == "":
 				// Refused without asking for credentials: nothing to answer.
 				return r, nil
@@ -137,5 +137,6 @@ func (l *legacyState) refused(c *Client, r Response) (Response, error) {
 	// may come from an endpoint that checks nothing).
 	l.ch, l.nc = nil, 0
 	return r, &AuthError{Host: c.base.Host, Status: r.Status,
-		Reason: fmt.Sprintf("the gateway refused the password of user %q (401 on %s): firmware before 7 takes user \"envoy\" with the last 6 digits of the serial, or \"installer\" with the password derived from the serial", l.user, r.Path)}
+		Reason: fmt.Sprintf("the gateway refused legacy_user %q and its legacy_password (401 on %s): firmware before 7 takes "+
+			"user \"envoy\" with the last 6 digits of the serial, or \"installer\" with the password derived from the serial", l.user, r.Path)}
 }

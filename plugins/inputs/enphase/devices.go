@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/influxdata/telegraf"
 
@@ -31,22 +30,10 @@ const (
 	maxPeriods   = 64   // generator schedule periods
 )
 
-// capText cuts s to at most n bytes, on a character boundary.
-func capText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i]
-}
-
 // putCapped adds a present, non-empty string, cut to maxTextField bytes.
 func (f fields) putCapped(key string, t envoy.Text) {
 	if t.Valid && t.S != "" {
-		f[key] = capText(t.S, maxTextField)
+		f[key] = cutText(t.S, maxTextField)
 	}
 }
 
@@ -54,7 +41,7 @@ func (f fields) putCapped(key string, t envoy.Text) {
 // maxTextField bytes.
 func (f fields) putStatus(key string, l envoy.TextList) {
 	if len(l) > 0 {
-		f[key] = capText(strings.Join(l, ","), maxTextField)
+		f[key] = cutText(strings.Join(l, ","), maxTextField)
 	}
 }
 
@@ -85,7 +72,7 @@ func (g *gatherRun) metadataDue(source string) bool {
 func addInventory(acc telegraf.Accumulator, serial string, inv envoy.Inventory, devices bool, now time.Time) (acb bool) {
 	n := 0
 	for _, g := range inv {
-		kind := typeTag(capText(g.Type.S, maxTagText))
+		kind := typeTag(cutText(g.Type.S, maxTagText))
 		if kind == "" {
 			kind = "unknown"
 		}
@@ -94,7 +81,7 @@ func addInventory(acc telegraf.Accumulator, serial string, inv envoy.Inventory, 
 				return acb
 			}
 			n++
-			sn := capText(d.SerialNum.S, maxTagText)
+			sn := cutText(d.SerialNum.S, maxTagText)
 			if sn == "" {
 				continue // nothing to key it by
 			}
@@ -138,7 +125,7 @@ func addInventory(acc telegraf.Accumulator, serial string, inv envoy.Inventory, 
 func addEnsembleDevices(acc telegraf.Accumulator, serial string, inv envoy.EnsembleInventory, now time.Time) {
 	n := 0
 	for _, g := range inv {
-		kind := typeTag(capText(g.Type.S, maxTagText))
+		kind := typeTag(cutText(g.Type.S, maxTagText))
 		if kind == "" {
 			kind = "unknown"
 		}
@@ -147,7 +134,7 @@ func addEnsembleDevices(acc telegraf.Accumulator, serial string, inv envoy.Ensem
 				return
 			}
 			n++
-			sn := capText(d.SerialNum.S, maxTagText)
+			sn := cutText(d.SerialNum.S, maxTagText)
 			if sn == "" {
 				continue
 			}
@@ -188,7 +175,7 @@ func addMeterDevices(acc telegraf.Accumulator, serial string, meters []envoy.Met
 		f.putCapped("metering_status", envoy.Text{S: m.MeteringStatus, Valid: true})
 		f.putStatus("status_flags", m.StatusFlags)
 		tags := map[string]string{"serial": serial, "type": "ct", "device_serial": strconv.FormatInt(m.EID, 10)}
-		if t := capText(m.MeasurementType, maxTagText); t != "" {
+		if t := cutText(m.MeasurementType, maxTagText); t != "" {
 			tags["measurement_type"] = t
 		}
 		add(acc, mDevice, tags, f, now)
@@ -270,7 +257,7 @@ func putSOC(f fields, key string, n envoy.Num) {
 // idTag is a schedule element's id as a tag, cut to maxTagText bytes; its
 // position when it has none.
 func idTag(id envoy.Text, i int) string {
-	if s := capText(strings.TrimSpace(id.S), maxTagText); s != "" {
+	if s := cutText(strings.TrimSpace(id.S), maxTagText); s != "" {
 		return s
 	}
 	return strconv.Itoa(i + 1)

@@ -17,8 +17,10 @@ type endpoint struct {
 	// fresh check_jwt); a required one's failure is an error every gather.
 	optional bool
 	firmware firmware
-	// maxBody bounds the body read (0: envoy.MaxBody).
-	maxBody int64
+	// maxBody bounds the body read (0: envoy.MaxBody), maxValues its JSON
+	// values (0: envoy.DefaultMaxValues): see "Limits" below (case R4).
+	maxBody   int64
+	maxValues int
 	// target returns a fresh value to decode the body into.
 	target func() any
 	// wanted, when set, says whether the endpoint is worth a request this
@@ -54,6 +56,16 @@ const (
 
 // endpoints, in the order a gather reads them: an endpoint comes after those
 // its wanted and use read.
+//
+// Limits (case R4). Each row's maxBody and maxValues are its largest real
+// answer (over the pyenphase fixtures and our captures, noted on the row)
+// times 8 to 32, more where a bigger site lists more devices (600 inverters,
+// 50 in device_data). A body or a value count beyond them is refused
+// ("larger than N bytes, the limit for PATH", "more than N JSON values"):
+// the value count bounds the memory decoding takes, which the body's size
+// does not (a 4 MiB list of {} decoded into 1 GiB). /info and check_jwt are
+// bounded in internal/envoy (envoy.MaxInfoBody). docs/reliability.md (R4)
+// and BENCHMARKS.md give the memory this costs at worst.
 var endpoints = []endpoint{
 	{
 		// Before firmware 7 the summary is where production lives, and is read
@@ -64,7 +76,8 @@ var endpoints = []endpoint{
 		// today and 7-day counters, which change slowly: read with the
 		// inverters, so the steady gather stays at 2 requests. Not where it
 		// stalls (case P8).
-		path: envoy.PathSummary, tier: tierSummary, optional: true, maxBody: 64 << 10,
+		path: envoy.PathSummary, tier: tierSummary, optional: true,
+		maxBody: 16 << 10, maxValues: 500, // largest real: 122 B, 4 values
 		target: func() any { return new(envoy.Summary) },
 		wanted: summaryTrusted,
 		use: func(g *gatherRun, v any, ok bool) {
@@ -79,6 +92,7 @@ var endpoints = []endpoint{
 	{
 		// CT configuration changes rarely: read it with /info, not every gather.
 		path: envoy.PathMeters, tier: tierMeters, optional: true,
+		maxBody: 32 << 10, maxValues: 1_000, // largest real: 1.6 KB, 63 values
 		target: func() any { return new([]envoy.Meter) },
 		use: func(g *gatherRun, v any, ok bool) {
 			st := g.st
@@ -97,6 +111,7 @@ var endpoints = []endpoint{
 	},
 	{
 		path: envoy.PathProduction, tier: tierGather,
+		maxBody: 128 << 10, maxValues: 4_000, // largest real: 6.7 KB, 223 values
 		target: func() any { return new(envoy.Production) },
 		use: func(g *gatherRun, v any, ok bool) {
 			if !ok {
@@ -115,6 +130,7 @@ var endpoints = []endpoint{
 	{
 		// Readings are joined to meters by eid, so without the CT list they are useless.
 		path: envoy.PathMeterReadings, tier: tierGather, optional: true,
+		maxBody: 256 << 10, maxValues: 8_000, // largest real: 18 KB, 520 values
 		target: func() any { return new([]envoy.MeterReading) },
 		wanted: func(g *gatherRun) bool {
 			g.enabledMeters = enabledMeters(g.st.meters)
@@ -129,6 +145,7 @@ var endpoints = []endpoint{
 	{
 		// The ensemble tier asks only for what the inventory says exists.
 		path: envoy.PathEnsembleInventory, tier: tierEnsemble, optional: true,
+		maxBody: 128 << 10, maxValues: 4_000, // largest real: 6.9 KB, 169 values
 		target: func() any { return new(envoy.EnsembleInventory) },
 		use: func(g *gatherRun, v any, ok bool) {
 			switch {
@@ -157,6 +174,7 @@ var endpoints = []endpoint{
 	},
 	{
 		path: envoy.PathEnsemblePower, tier: tierEnsemble, optional: true,
+		maxBody: 32 << 10, maxValues: 1_000, // largest real: 0.8 KB, 26 values
 		target: func() any { return new(envoy.EnsemblePower) },
 		wanted: func(g *gatherRun) bool { return g.inventory != nil && g.inventory.BatteryCount() > 0 },
 		use: func(g *gatherRun, v any, ok bool) {
@@ -170,6 +188,7 @@ var endpoints = []endpoint{
 	},
 	{
 		path: envoy.PathEnsembleSecCtrl, tier: tierEnsemble, optional: true,
+		maxBody: 32 << 10, maxValues: 1_000, // largest real: 1.3 KB, 42 values
 		target: func() any { return new(envoy.SecCtrl) },
 		wanted: func(g *gatherRun) bool { return g.inventory != nil && g.inventory.BatteryCount() > 0 },
 		use: func(g *gatherRun, v any, ok bool) {
@@ -182,6 +201,7 @@ var endpoints = []endpoint{
 		// Every gateway answers the settings, with or without a System
 		// Controller: they are read only where one exists, and only with /info.
 		path: envoy.PathDryContactSettings, tier: tierEnsembleConfig, optional: true,
+		maxBody: 64 << 10, maxValues: 2_000, // largest real: 2.9 KB, 93 values
 		target: func() any { return new(envoy.DryContactSettings) },
 		wanted: hasEnpower,
 		use: func(g *gatherRun, v any, ok bool) {
@@ -193,6 +213,7 @@ var endpoints = []endpoint{
 	},
 	{
 		path: envoy.PathGeneratorConfig, tier: tierEnsembleConfig, optional: true,
+		maxBody: 16 << 10, maxValues: 500, // largest real: 0.5 KB, 13 values
 		target: func() any { return new(envoy.GeneratorConfig) },
 		wanted: hasEnpower,
 		use: func(g *gatherRun, v any, ok bool) {
@@ -205,7 +226,8 @@ var endpoints = []endpoint{
 	{
 		// The schedule is read with the configuration, only where a
 		// generator is configured; both are written here.
-		path: envoy.PathGeneratorSchedule, tier: tierEnsembleConfig, optional: true, maxBody: 1 << 20,
+		path: envoy.PathGeneratorSchedule, tier: tierEnsembleConfig, optional: true,
+		maxBody: 32 << 10, maxValues: 1_000, // largest real: 1.0 KB, 33 values
 		target: func() any { return new(envoy.GeneratorSchedule) },
 		wanted: func(g *gatherRun) bool { return hasEnpower(g) && g.st.generatorCfg.Configured() },
 		use: func(g *gatherRun, v any, ok bool) {
@@ -219,6 +241,7 @@ var endpoints = []endpoint{
 	},
 	{
 		path: envoy.PathEnsembleDryContacts, tier: tierEnsemble, optional: true,
+		maxBody: 16 << 10, maxValues: 500, // largest real: 0.5 KB, 13 values
 		target: func() any { return new(envoy.DryContacts) },
 		wanted: hasEnpower,
 		use: func(g *gatherRun, v any, ok bool) {
@@ -229,6 +252,7 @@ var endpoints = []endpoint{
 	},
 	{
 		path: envoy.PathEnsembleGenerator, tier: tierEnsemble, optional: true,
+		maxBody: 16 << 10, maxValues: 500, // largest real: 0.5 KB, 9 values
 		target: func() any { return new(envoy.Generator) },
 		wanted: func(g *gatherRun) bool { return hasEnpower(g) && g.st.generatorCfg.Configured() },
 		use: func(g *gatherRun, v any, ok bool) {
@@ -239,6 +263,7 @@ var endpoints = []endpoint{
 	},
 	{
 		path: envoy.PathTariff, tier: tierTariff, optional: true,
+		maxBody: 256 << 10, maxValues: 6_000, // largest real: 13 KB, 282 values
 		target: func() any { return new(envoy.Tariff) },
 		wanted: func(g *gatherRun) bool { return g.st.batteries },
 		use: func(g *gatherRun, v any, ok bool) {
@@ -252,6 +277,7 @@ var endpoints = []endpoint{
 		// Detailed data first (firmware 8.2.4345 and later); the summary list
 		// where it is missing, and for the inverters beyond its 50-device cap.
 		path: envoy.PathDeviceData, tier: tierInverters, optional: true,
+		maxBody: 512 << 10, maxValues: 16_000, // largest real: 31 KB, 932 values (19 devices; the gateway lists 50 at most)
 		target: func() any { return new(envoy.DeviceData) },
 		use: func(g *gatherRun, v any, ok bool) {
 			if !ok {
@@ -276,6 +302,7 @@ var endpoints = []endpoint{
 	},
 	{
 		path: envoy.PathInverters, tier: tierInverters, optional: true,
+		maxBody: 256 << 10, maxValues: 8_000, // largest real: 7.7 KB, 264 values (51 inverters; a gateway takes 600)
 		target: func() any { return new([]envoy.Inverter) },
 		wanted: func(g *gatherRun) bool { return !g.invertersDone },
 		use: func(g *gatherRun, v any, ok bool) {
@@ -293,11 +320,13 @@ var endpoints = []endpoint{
 	},
 	{
 		// Device metadata and the AC Batteries. The body takes seconds to
-		// build (3 s on capture 8.3.5169) and holds ~700 bytes per device:
-		// 4 MiB is thousands of devices. AC Battery states of charge are
+		// build (3 s on capture 8.3.5169) and holds ~700 bytes per device.
+		// AC Battery states of charge are
 		// read as often as the batteries report, every inverters_interval;
 		// a gateway without them is asked every info_interval.
-		path: envoy.PathInventory, tier: tierInventory, optional: true, maxBody: 4 << 20,
+		path: envoy.PathInventory, tier: tierInventory, optional: true,
+		// largest real: 14 KB, 420 values (20 devices); 600 inverters are ~420 KB, ~15,000 values
+		maxBody: 1 << 20, maxValues: 32_000,
 		target: func() any { return new(envoy.Inventory) },
 		use: func(g *gatherRun, v any, ok bool) {
 			if !ok {

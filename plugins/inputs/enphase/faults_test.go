@@ -316,7 +316,8 @@ func TestUnreachableGateway(t *testing.T) {
 		var acc testutil.Accumulator
 		err := e.Gather(&acc)
 		require.ErrorIs(t, err, ErrUnreadable)
-		require.Contains(t, err.Error(), "set insecure_skip_verify = true")
+		require.Contains(t, err.Error(), `set tls_pin = "tofu"`) // issue 14 item 8
+		require.Contains(t, err.Error(), "insecure_skip_verify = true")
 		e.InsecureSkipVerify = true
 		require.NoError(t, e.Init())
 		require.NoError(t, e.Gather(&acc))

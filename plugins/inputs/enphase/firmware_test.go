@@ -78,7 +78,7 @@ func TestFirmwareChangeReprobes(t *testing.T) {
 	require.Equal(t, 2, sim.Stats().Requests[envoy.PathInfo])
 	require.Equal(t, 2, sim.Stats().Requests[envoy.PathDeviceData], "probed again after the firmware change")
 	require.Equal(t, 2, sim.Stats().CheckJWT, "a new firmware means a new session")
-	require.Contains(t, strings.Join(logLines(&log), "\n"), "firmware changed from D8.2.4345 to D8.3.5433")
+	require.Contains(t, strings.Join(logLines(&log), "\n"), `firmware changed from "D8.2.4345" to "D8.3.5433"`)
 	fw, ok := field2(acc.GetTelegrafMetrics(), "enphase_gateway", "firmware")
 	require.True(t, ok)
 	require.Equal(t, "D8.3.5433", fw)

@@ -105,6 +105,9 @@ type state struct {
 		at time.Time
 	}
 	counters counters // lifetime counters, kept monotonic across gathers and restarts
+
+	// reportChanged: when each lastReport entry last changed (pruning, R9).
+	reportChanged map[string]reportChange
 }
 
 // gatherRun is one gather: what the endpoints read so far tells the later
@@ -186,7 +189,7 @@ func (p *poller) gather(ctx context.Context, acc telegraf.Accumulator, now time.
 	// http: every gather says so, with the fix, rather than one log line.
 	if !p.legacy && p.base.URL.Scheme == "http" {
 		return p.finish(g, fmt.Errorf("the gateway runs firmware %s, which needs a token over https: set url = %q and token_file (see the README, 'Getting a token')",
-			info.Firmware, httpsURL(p.base.URL)))
+			envoy.Quote(info.Firmware), httpsURL(p.base.URL)))
 	}
 	if !p.legacy {
 		if _, err := p.tokens.current(acc, info.Serial, now); err != nil {
@@ -214,6 +217,7 @@ func (p *poller) gather(ctx context.Context, acc telegraf.Accumulator, now time.
 			st.next[ep.tier] = at
 		}
 	}
+	st.pruneLastReports(now)
 	return p.finish(g, nil)
 }
 
@@ -248,6 +252,11 @@ func (p *poller) finish(g *gatherRun, fatal error) error {
 		g.stats.fail(fatal)
 	}
 	p.emitGateway(g.acc, g.info, g.now, p.client().Requests()-g.requests, g.stats)
+	if g.stats.ok == 0 && g.stats.failed > 0 && !p.legacy {
+		// Nothing worked: the session may be one the gateway refuses with
+		// something else than a 401 (400, 431): start a new one (case R5).
+		p.client().ResetSession()
+	}
 	p.saveCounters(g.now, false)
 	if fatal != nil && (g.stats.ok == 0 || auth != nil || certpin.Refusal(fatal) != nil) {
 		return fmt.Errorf("%w: %s: %w", ErrUnreadable, p.name(), fatal)
@@ -299,7 +308,7 @@ func (p *poller) refreshInfo(ctx context.Context, now time.Time) (envoy.Info, er
 		p.switchAuth(info)
 	}
 	if st.info != nil && st.info.Firmware != info.Firmware {
-		p.log.Infof("envoy %s: firmware changed from %s to %s; probing endpoints again", info.Serial, st.info.Firmware, info.Firmware)
+		p.log.Infof("envoy %s: firmware changed from %s to %s; probing endpoints again", info.Serial, envoy.Quote(st.info.Firmware), envoy.Quote(info.Firmware))
 		st.dropped = nil
 		// Every tier but the inverters' is read again at once.
 		st.next = map[tier]time.Time{tierInverters: st.next[tierInverters]}
@@ -338,7 +347,7 @@ func (p *poller) switchAuth(info envoy.Info) {
 			auth.Password, _ = secret(p.legacyPassword)
 		}
 		cfg.Auth = auth
-		p.log.Infof("envoy %s: firmware %s is before 7: reading it over http with the %s user", info.Serial, info.Firmware, auth.User)
+		p.log.Infof("envoy %s: firmware %s is before 7: reading it over http with the %s user", info.Serial, envoy.Quote(info.Firmware), auth.User)
 	}
 	// From firmware 7 over an http:// url, every gather fails saying what to
 	// change (see gather).
@@ -358,7 +367,7 @@ func (p *poller) fetch(ctx context.Context, ep *endpoint, now time.Time, v any) 
 	}
 	r, err := p.client().GetLimit(ctx, path, ep.maxBody)
 	if err == nil {
-		err = envoy.Decode(r, v)
+		err = envoy.DecodeLimit(r, v, ep.maxValues)
 	}
 	if err == nil {
 		delete(st.dropped, path)

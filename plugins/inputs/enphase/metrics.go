@@ -343,5 +343,6 @@ func add(acc telegraf.Accumulator, name string, tags map[string]string, f fields
 	if len(f) == 0 {
 		return
 	}
+	tags = capText(tags, f) // R15
 	acc.AddFields(name, f, tags, t)
 }

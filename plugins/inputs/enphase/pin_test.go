@@ -137,6 +137,7 @@ func TestCertificatePinTOFU(t *testing.T) {
 	require.NoError(t, e.Gather(&acc))
 	require.Empty(t, acc.Errors)
 	require.NotZero(t, measurements(acc.GetTelegrafMetrics())["enphase_production"])
+	e.Stop() // the old process ends: one process reads a gateway
 	require.NoError(t, restarted.Gather(&acc))
 
 	all := strings.Join(logLines(log), "\n")

@@ -82,7 +82,7 @@ func TestFirmware7OverHTTP(t *testing.T) {
 		var acc testutil.Accumulator
 		err := e.Gather(&acc)
 		require.ErrorIs(t, err, ErrUnreadable, "gather %d", i)
-		require.ErrorContains(t, err, `the gateway runs firmware D8.2.4345, which needs a token over https: set url = "https://`+srv.Listener.Addr().String()+`" and token_file`)
+		require.ErrorContains(t, err, `the gateway runs firmware "D8.2.4345", which needs a token over https: set url = "https://`+srv.Listener.Addr().String()+`" and token_file`)
 		fw, ok := field2(acc.GetTelegrafMetrics(), "enphase_gateway", "firmware")
 		require.True(t, ok, "gather %d: enphase_gateway shows the firmware", i)
 		require.Equal(t, "D8.2.4345", fw)
