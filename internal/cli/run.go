@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/agent"
-	"github.com/influxdata/telegraf/plugins/serializers/influx"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/lineproto"
 )
 
 // Defaults of the execd loop.
@@ -58,9 +58,12 @@ func run(args []string, env Env) int {
 	return l.run(stop)
 }
 
-// stoppableInput is what the loop runs: the gateways of the file.
-type stoppableInput interface {
-	Gather(telegraf.Accumulator) error
+// gatherer is what the loop runs: the gateways of the file. GatherEach
+// returns at once; each gateway's gather adds to the accumulator open gave
+// it and calls the function open gave with it when it has ended, which is
+// when the loop writes that gather's lines, in one write.
+type gatherer interface {
+	GatherEach(open func() (telegraf.Accumulator, func()))
 	Stop()
 }
 
@@ -68,10 +71,10 @@ type stoppableInput interface {
 // for a process that runs for years: a stop that a blocked stdout cannot
 // hold (R16), SIGHUP ending it like SIGTERM, a --poll-interval that outlives
 // a closed stdin, a warning when Telegraf never asks, and every line on
-// stderr level-prefixed and capped (R3). Metrics still go through Telegraf's
-// accumulator and line-protocol serializer.
+// stderr level-prefixed and capped (R3), and one write per gateway gather
+// of lines encoded as they are added (package lineproto).
 type execdLoop struct {
-	input stoppableInput
+	input gatherer
 	in    io.Reader
 	out   io.Writer
 	log   telegraf.Logger
@@ -85,14 +88,12 @@ type execdLoop struct {
 // run gathers until stop fires or, without a poll interval, stdin closes.
 func (l *execdLoop) run(stop <-chan os.Signal) int {
 	l.busy = make(chan struct{}, 1)
-	metrics := make(chan telegraf.Metric, 100)
+	w := lineproto.NewWriter(l.log)
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
-		l.write(metrics)
+		w.Run(l.out)
 	}()
-	acc := agent.NewAccumulator(metricMaker{l.log}, metrics)
-	acc.SetPrecision(time.Nanosecond)
 
 	asked := make(chan struct{}, 1)
 	closed := make(chan struct{})
@@ -112,7 +113,7 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 		t := time.NewTicker(l.poll)
 		defer t.Stop()
 		tick = t.C
-		l.gather(acc)
+		l.gather(w)
 	}
 	var idle <-chan time.Time
 	if l.poll == 0 && l.idle > 0 {
@@ -124,9 +125,9 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 		select {
 		case <-asked:
 			idle = nil
-			l.gather(acc)
+			l.gather(w)
 		case <-tick:
-			l.gather(acc)
+			l.gather(w)
 		case <-idle:
 			l.log.Warnf("no gather was asked for in the %s since start: Telegraf asks on stdin only with signal = \"STDIN\" "+
 				"in the [[inputs.execd]] block; set it there (or run with --poll-interval)", l.idle)
@@ -147,7 +148,7 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 	go func() {
 		l.busy <- struct{}{} // no Gather is starting goroutines any more
 		l.input.Stop()       // cancels gathers in flight and waits for them
-		close(metrics)
+		w.Close()
 		<-written
 		close(stopped)
 	}()
@@ -161,7 +162,7 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 
 // gather starts a gather unless one is still starting: the loop itself
 // never blocks, so a signal is always seen.
-func (l *execdLoop) gather(acc telegraf.Accumulator) {
+func (l *execdLoop) gather(w *lineproto.Writer) {
 	select {
 	case l.busy <- struct{}{}:
 	default:
@@ -169,46 +170,9 @@ func (l *execdLoop) gather(acc telegraf.Accumulator) {
 	}
 	go func() {
 		defer func() { <-l.busy }()
-		if err := l.input.Gather(acc); err != nil {
-			l.log.Errorf("%v", err)
-		}
+		l.input.GatherEach(func() (telegraf.Accumulator, func()) {
+			b := lineproto.NewBatch(l.log)
+			return b, func() { w.Put(b) }
+		})
 	}()
 }
-
-// write serializes metrics to stdout as line protocol until metrics closes.
-// After a write error it drops what follows, so gathers never block on it.
-func (l *execdLoop) write(metrics <-chan telegraf.Metric) {
-	s := &influx.Serializer{}
-	failed := false
-	if err := s.Init(); err != nil {
-		l.log.Errorf("line protocol serializer: %v", err)
-		failed = true
-	}
-	for m := range metrics {
-		if failed {
-			m.Drop()
-			continue
-		}
-		b, err := s.Serialize(m)
-		if err != nil {
-			l.log.Errorf("serializing %s: %v", m.Name(), err)
-			m.Reject()
-			continue
-		}
-		if _, err := l.out.Write(b); err != nil {
-			l.log.Errorf("writing metrics to stdout: %v; dropping metrics until the process ends", err)
-			failed = true
-			m.Drop()
-			continue
-		}
-		m.Accept()
-	}
-}
-
-// metricMaker is the agent.MetricMaker the accumulator needs: metrics pass
-// unchanged, errors go to our logger.
-type metricMaker struct{ log telegraf.Logger }
-
-func (metricMaker) LogName() string                              { return "" }
-func (metricMaker) MakeMetric(m telegraf.Metric) telegraf.Metric { return m }
-func (mm metricMaker) Log() telegraf.Logger                      { return mm.log }
