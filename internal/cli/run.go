@@ -82,7 +82,8 @@ type execdLoop struct {
 	idle  time.Duration // warn when no gather was asked this long after start
 	grace time.Duration // how long a stop waits for gathers and stdout
 
-	busy chan struct{} // holds a token while Gather runs
+	busy    chan struct{} // holds a token while GatherEach runs
+	skipped int           // gathers skipped in a row because stdout is not read
 }
 
 // run gathers until stop fires or, without a poll interval, stdin closes.
@@ -163,6 +164,19 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 // gather starts a gather unless one is still starting: the loop itself
 // never blocks, so a signal is always seen.
 func (l *execdLoop) gather(w *lineproto.Writer) {
+	// A stdout that has not taken the last gather's lines (Telegraf stuck,
+	// case R16) skips gathers: reading the gateways again would only pile
+	// up lines nobody reads.
+	if n := w.Pending(); n > 0 {
+		if l.skipped++; l.skipped == 1 {
+			l.log.Warnf("stdout has not taken the last gather's %d bytes of metrics yet: skipping gathers until it does", n)
+		}
+		return
+	}
+	if l.skipped > 0 {
+		l.log.Infof("stdout is read again: %d gathers were skipped", l.skipped)
+		l.skipped = 0
+	}
 	select {
 	case l.busy <- struct{}{}:
 	default:

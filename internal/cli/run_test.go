@@ -136,8 +136,8 @@ func TestStopWithBlockedStdoutR16(t *testing.T) {
 			l, c := newLoop(pr, out, &log, 0, 0)
 			stop := make(chan os.Signal, 1)
 			done := runAsync(l, stop)
-			// Ask while the first write blocks: gathers go on (their lines
-			// queue, bounded by maxPending) and the stop must not wait.
+			// Ask while the first write blocks: later gathers are skipped
+			// (no lines pile up) and the stop must not wait.
 			go func() {
 				for {
 					if _, err := pw.Write([]byte("\n")); err != nil {
@@ -145,7 +145,11 @@ func TestStopWithBlockedStdoutR16(t *testing.T) {
 					}
 				}
 			}()
-			require.Eventually(t, func() bool { return c.count() > 50 }, 20*time.Second, 10*time.Millisecond)
+			require.Eventually(t, func() bool {
+				return strings.Contains(log.String(), "skipping gathers until it does")
+			}, 20*time.Second, 10*time.Millisecond)
+			time.Sleep(100 * time.Millisecond)
+			require.Equal(t, 1, c.count(), "gathers ran while stdout took nothing")
 			stop <- sig
 			select {
 			case code := <-done:

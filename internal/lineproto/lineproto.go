@@ -240,6 +240,14 @@ func (w *Writer) Put(b *Batch) {
 	w.wake.Signal()
 }
 
+// Pending is the size of the lines not written yet, the one being written
+// included: above 0 when the next gather is asked, stdout is not keeping up.
+func (w *Writer) Pending() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pending
+}
+
 // Close lets Run return once the queue is written.
 func (w *Writer) Close() {
 	w.mu.Lock()
@@ -264,15 +272,17 @@ func (w *Writer) Run(out io.Writer) {
 		b := w.queue[0]
 		w.queue[0] = nil
 		w.queue = w.queue[1:]
-		p := b.enc.Bytes()
-		w.pending -= len(p)
 		w.mu.Unlock()
+		p := b.enc.Bytes()
 		if !failed {
 			if _, err := out.Write(p); err != nil {
 				w.log.Errorf("writing metrics to stdout: %v; dropping metrics until the process ends", err)
 				failed = true
 			}
 		}
+		w.mu.Lock()
+		w.pending -= len(p)
+		w.mu.Unlock()
 		b.Release()
 	}
 }
