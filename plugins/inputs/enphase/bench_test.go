@@ -206,10 +206,11 @@ func BenchmarkGather(b *testing.B) {
 			out := newSink(b)
 			now := time.Unix(1785607200, 0)
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu := startCPU(b)
 			for range b.N {
 				gatherCPU(b, e, s, out, map[string]envoy.Epoch{}, now)
 			}
+			cpu.report(b)
 			b.ReportMetric(float64(out.fields)/float64(b.N), "fields/op")
 		})
 	}
@@ -229,10 +230,11 @@ func BenchmarkGatherUnchanged(b *testing.B) {
 			gatherCPU(b, e, s, out, last, now)
 			out.fields = 0
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu := startCPU(b)
 			for range b.N {
 				gatherCPU(b, e, s, out, last, now)
 			}
+			cpu.report(b)
 			b.ReportMetric(float64(out.fields)/float64(b.N), "fields/op")
 		})
 	}
@@ -247,7 +249,7 @@ func BenchmarkSteadyGather(b *testing.B) {
 			out := newSink(b)
 			now := time.Unix(1785607200, 0)
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu := startCPU(b)
 			for range b.N {
 				var meters []envoy.Meter
 				decode(b, s, envoy.PathMeters, &meters)
@@ -259,6 +261,7 @@ func BenchmarkSteadyGather(b *testing.B) {
 				addMeterReadings(out.acc, "122301234567", enabledMeters(meters), readings, now)
 				out.flush(b)
 			}
+			cpu.report(b)
 			b.ReportMetric(float64(out.fields)/float64(b.N), "fields/op")
 		})
 	}
