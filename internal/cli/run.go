@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -28,6 +29,14 @@ const (
 // run is the execd mode: Telegraf writes a line to stdin each interval
 // (signal = "STDIN") and reads line protocol from stdout.
 func run(args []string, env Env) int {
+	// One P: a gather is a few milliseconds of work every 15 s, and with
+	// more Ps each wake-up (stdin, a response, a timer) also spins idle Ps
+	// looking for work. Measured with bench/fleet: 0.77× the CPU a gather
+	// with one gateway (median of 7 rounds), no clear change with 50
+	// (BENCHMARKS.md). GOMAXPROCS in the environment still wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	var c common
 	fs := newFlags("telegraf-enphase", &c)
 	poll := fs.Duration("poll-interval", 0, "gather on this interval by itself (default: only when Telegraf asks on stdin)")

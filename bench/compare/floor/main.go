@@ -6,7 +6,8 @@
 // and writes the plugin's steady lines (a file of line protocol, taken from
 // telegraf-enphase's own output) with the time of the gather, in one write.
 // It decodes no JSON and builds no metric: what telegraf-enphase costs above
-// it is its decoding, mapping, encoding and bookkeeping.
+// it is its decoding, mapping, encoding and bookkeeping. It runs on one P,
+// as telegraf-enphase does.
 //
 //	floor URL TOKEN_FILE LINES_FILE
 //
@@ -23,6 +24,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -31,6 +33,7 @@ import (
 var steadyPaths = []string{"/production.json?details=1", "/ivp/meters/readings"}
 
 func main() {
+	runtime.GOMAXPROCS(1) // as telegraf-enphase runs its execd loop
 	if len(os.Args) != 4 {
 		fmt.Fprintln(os.Stderr, "usage: floor URL TOKEN_FILE LINES_FILE")
 		os.Exit(2)
