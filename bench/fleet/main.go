@@ -73,7 +73,8 @@ func run(sizeList string, interval time.Duration, gathers int, idle time.Duratio
 			return fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	}
-	fmt.Printf("| gateways | gathers on time | slowest gather s | CPU ms per gateway-gather (steady) | vs 1 gateway | RSS MB (peak) | threads | goroutines between gathers | open fds |\n")
+	fmt.Printf("| gateways | gathers on time | slowest gather s | CPU ms per gateway-gather (steady) | vs 1 gateway " +
+		"| RSS MB (peak) | threads | goroutines between gathers | open fds |\n")
 	fmt.Printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	var one float64
 	for _, n := range sizes {
