@@ -29,6 +29,7 @@ type binaries struct {
 	root                   string // the module's directory
 	goBin, bash, curl, jq  string
 	plugin, sim, telegraf  string // built into the temp dir
+	floor                  string // bench/compare/floor, built into the temp dir
 	telegrafVersion        string // pinned in the Makefile, checked in the binary
 	goVersion, commit      string
 	curlVersion, jqVersion string
@@ -127,10 +128,10 @@ func build(ctx context.Context, b *binaries, tmp string) error {
 	}
 	logf("building telegraf-enphase and envoy-sim")
 	if err := runLogged(ctx, b.root, nil, b.goBin, "build", "-o", tmp+string(filepath.Separator),
-		"./cmd/telegraf-enphase", "./cmd/envoy-sim"); err != nil {
+		"./cmd/telegraf-enphase", "./cmd/envoy-sim", "./bench/compare/floor"); err != nil {
 		return err
 	}
-	b.plugin, b.sim = filepath.Join(tmp, "telegraf-enphase"), filepath.Join(tmp, "envoy-sim")
+	b.plugin, b.sim, b.floor = filepath.Join(tmp, "telegraf-enphase"), filepath.Join(tmp, "envoy-sim"), filepath.Join(tmp, "floor")
 
 	logf("installing Telegraf %s with %s (about 30 s with a cold cache)", b.telegrafVersion, telegrafTags)
 	// Run outside the module so nothing of its go.mod or a go.work applies.

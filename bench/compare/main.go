@@ -41,6 +41,7 @@ type options struct {
 	interval time.Duration
 	out      string
 	keep     bool
+	rounds   int
 }
 
 func main() {
@@ -57,6 +58,7 @@ func run(args []string) int {
 	fl.IntVar(&o.gathers, "gathers", 40, "gathers per contender")
 	fl.DurationVar(&o.interval, "interval", time.Second, "gather interval of every contender")
 	fl.StringVar(&o.out, "out", "BENCHMARKS.md", "file to write the results into (relative to the module root; empty: print only)")
+	fl.IntVar(&o.rounds, "rounds", 3, "rounds of contenders 1, 2 and the floor program, for min/median/max ratios")
 	fl.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configurations, logs, outputs)")
 	fl.Usage = func() {
 		fmt.Fprintln(fl.Output(), "usage: go run ./bench/compare [-gathers 40] [-interval 1s] [-out BENCHMARKS.md] [-keep]")
@@ -71,6 +73,9 @@ func run(args []string) int {
 	switch {
 	case fl.NArg() > 0:
 		fmt.Fprintf(os.Stderr, "compare: unexpected argument %q\n", fl.Arg(0))
+		return 2
+	case o.rounds < 1:
+		fmt.Fprintln(os.Stderr, "compare: -rounds must be at least 1")
 		return 2
 	case o.gathers < 3:
 		fmt.Fprintln(os.Stderr, "compare: -gathers must be at least 3 (the first gather is told apart from the steady state)")
@@ -115,30 +120,48 @@ func compare(ctx context.Context, o options) error {
 
 	m := thisMachine()
 	started := time.Now()
-	var results []result
-	for i, c := range contenders(b) {
-		logf("%d/4 %s: %d gathers at %s", i+1, c.name, o.gathers, o.interval)
-		r, err := measure(ctx, b, c, o, filepath.Join(tmp, fmt.Sprintf("c%d", i+1)))
-		if err != nil {
+	var (
+		results []result
+		floor   result
+		rounds  []round
+	)
+	lines := filepath.Join(tmp, "steady.lp")
+	for n := 1; n <= o.rounds; n++ {
+		dir := filepath.Join(tmp, fmt.Sprintf("round%d", n))
+		results = results[:0]
+		cs := contenders(b)
+		cs = append(cs[:2], floorContender(b, lines), cs[2])
+		for i, c := range cs {
+			logf("round %d/%d, %d/5 %s: %d gathers at %s", n, o.rounds, i+1, c.name, o.gathers, o.interval)
+			r, err := measure(ctx, b, c, o, filepath.Join(dir, fmt.Sprintf("c%d", i+1)))
+			if err != nil {
+				return err
+			}
+			for _, l := range r.errLog {
+				logf("warning: %s logged: %s", c.name, l)
+			}
+			results = append(results, r)
+			if i == 0 && n == 1 {
+				if err := steadyLines(filepath.Join(dir, "c1", "fields.out"), lines); err != nil {
+					return err
+				}
+			}
+		}
+		rounds = append(rounds, round{execd: results[0], http: results[1], floor: results[2]})
+		results = append(results[:2], results[3])
+
+		logf("round %d/%d, 5/5 floor: Telegraf with an inputs.execd running cat, %d intervals of %s", n, o.rounds, o.gathers, o.interval)
+		var err error
+		if floor, err = measureBaseline(ctx, b, o, filepath.Join(dir, "floor")); err != nil {
 			return err
 		}
-		for _, l := range r.errLog {
-			logf("warning: %s logged: %s", c.name, l)
+		for _, l := range floor.errLog {
+			logf("warning: %s logged: %s", floor.name, l)
 		}
-		results = append(results, r)
-	}
-
-	logf("4/4 floor: Telegraf with an inputs.execd running cat, %d intervals of %s", o.gathers, o.interval)
-	floor, err := measureBaseline(ctx, b, o, filepath.Join(tmp, "floor"))
-	if err != nil {
-		return err
-	}
-	for _, l := range floor.errLog {
-		logf("warning: %s logged: %s", floor.name, l)
 	}
 
 	rep := report{when: started, machine: m, bin: b, opts: o, results: results, floor: floor}
-	section := rep.markdown()
+	section := rep.markdown() + "\n" + roundsMarkdown(rounds)
 	fmt.Println(section)
 	if o.out == "" {
 		return nil

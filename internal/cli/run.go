@@ -6,12 +6,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/agent"
-	"github.com/influxdata/telegraf/plugins/serializers/influx"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/lineproto"
 )
 
 // Defaults of the execd loop.
@@ -28,6 +29,14 @@ const (
 // run is the execd mode: Telegraf writes a line to stdin each interval
 // (signal = "STDIN") and reads line protocol from stdout.
 func run(args []string, env Env) int {
+	// One P: a gather is a few milliseconds of work every 15 s, and with
+	// more Ps each wake-up (stdin, a response, a timer) also spins idle Ps
+	// looking for work. Measured with bench/fleet: 0.77× the CPU a gather
+	// with one gateway (median of 7 rounds), no clear change with 50
+	// (BENCHMARKS.md). GOMAXPROCS in the environment still wins.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	var c common
 	fs := newFlags("telegraf-enphase", &c)
 	poll := fs.Duration("poll-interval", 0, "gather on this interval by itself (default: only when Telegraf asks on stdin)")
@@ -58,9 +67,12 @@ func run(args []string, env Env) int {
 	return l.run(stop)
 }
 
-// stoppableInput is what the loop runs: the gateways of the file.
-type stoppableInput interface {
-	Gather(telegraf.Accumulator) error
+// gatherer is what the loop runs: the gateways of the file. GatherEach
+// returns at once; each gateway's gather adds to the accumulator open gave
+// it and calls the function open gave with it when it has ended, which is
+// when the loop writes that gather's lines, in one write.
+type gatherer interface {
+	GatherEach(open func() (telegraf.Accumulator, func()))
 	Stop()
 }
 
@@ -68,10 +80,10 @@ type stoppableInput interface {
 // for a process that runs for years: a stop that a blocked stdout cannot
 // hold (R16), SIGHUP ending it like SIGTERM, a --poll-interval that outlives
 // a closed stdin, a warning when Telegraf never asks, and every line on
-// stderr level-prefixed and capped (R3). Metrics still go through Telegraf's
-// accumulator and line-protocol serializer.
+// stderr level-prefixed and capped (R3), and one write per gateway gather
+// of lines encoded as they are added (package lineproto).
 type execdLoop struct {
-	input stoppableInput
+	input gatherer
 	in    io.Reader
 	out   io.Writer
 	log   telegraf.Logger
@@ -79,20 +91,19 @@ type execdLoop struct {
 	idle  time.Duration // warn when no gather was asked this long after start
 	grace time.Duration // how long a stop waits for gathers and stdout
 
-	busy chan struct{} // holds a token while Gather runs
+	busy    chan struct{} // holds a token while GatherEach runs
+	skipped int           // gathers skipped in a row because stdout is not read
 }
 
 // run gathers until stop fires or, without a poll interval, stdin closes.
 func (l *execdLoop) run(stop <-chan os.Signal) int {
 	l.busy = make(chan struct{}, 1)
-	metrics := make(chan telegraf.Metric, 100)
+	w := lineproto.NewWriter(l.log)
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
-		l.write(metrics)
+		w.Run(l.out)
 	}()
-	acc := agent.NewAccumulator(metricMaker{l.log}, metrics)
-	acc.SetPrecision(time.Nanosecond)
 
 	asked := make(chan struct{}, 1)
 	closed := make(chan struct{})
@@ -112,7 +123,7 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 		t := time.NewTicker(l.poll)
 		defer t.Stop()
 		tick = t.C
-		l.gather(acc)
+		l.gather(w)
 	}
 	var idle <-chan time.Time
 	if l.poll == 0 && l.idle > 0 {
@@ -124,9 +135,9 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 		select {
 		case <-asked:
 			idle = nil
-			l.gather(acc)
+			l.gather(w)
 		case <-tick:
-			l.gather(acc)
+			l.gather(w)
 		case <-idle:
 			l.log.Warnf("no gather was asked for in the %s since start: Telegraf asks on stdin only with signal = \"STDIN\" "+
 				"in the [[inputs.execd]] block; set it there (or run with --poll-interval)", l.idle)
@@ -147,7 +158,7 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 	go func() {
 		l.busy <- struct{}{} // no Gather is starting goroutines any more
 		l.input.Stop()       // cancels gathers in flight and waits for them
-		close(metrics)
+		w.Close()
 		<-written
 		close(stopped)
 	}()
@@ -161,7 +172,20 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 
 // gather starts a gather unless one is still starting: the loop itself
 // never blocks, so a signal is always seen.
-func (l *execdLoop) gather(acc telegraf.Accumulator) {
+func (l *execdLoop) gather(w *lineproto.Writer) {
+	// A stdout that has not taken the last gather's lines (Telegraf stuck,
+	// case R16) skips gathers: reading the gateways again would only pile
+	// up lines nobody reads.
+	if n := w.Pending(); n > 0 {
+		if l.skipped++; l.skipped == 1 {
+			l.log.Warnf("stdout has not taken the last gather's %d bytes of metrics yet: skipping gathers until it does", n)
+		}
+		return
+	}
+	if l.skipped > 0 {
+		l.log.Infof("stdout is read again: %d gathers were skipped", l.skipped)
+		l.skipped = 0
+	}
 	select {
 	case l.busy <- struct{}{}:
 	default:
@@ -169,46 +193,9 @@ func (l *execdLoop) gather(acc telegraf.Accumulator) {
 	}
 	go func() {
 		defer func() { <-l.busy }()
-		if err := l.input.Gather(acc); err != nil {
-			l.log.Errorf("%v", err)
-		}
+		l.input.GatherEach(func() (telegraf.Accumulator, func()) {
+			b := lineproto.NewBatch(l.log)
+			return b, func() { w.Put(b) }
+		})
 	}()
 }
-
-// write serializes metrics to stdout as line protocol until metrics closes.
-// After a write error it drops what follows, so gathers never block on it.
-func (l *execdLoop) write(metrics <-chan telegraf.Metric) {
-	s := &influx.Serializer{}
-	failed := false
-	if err := s.Init(); err != nil {
-		l.log.Errorf("line protocol serializer: %v", err)
-		failed = true
-	}
-	for m := range metrics {
-		if failed {
-			m.Drop()
-			continue
-		}
-		b, err := s.Serialize(m)
-		if err != nil {
-			l.log.Errorf("serializing %s: %v", m.Name(), err)
-			m.Reject()
-			continue
-		}
-		if _, err := l.out.Write(b); err != nil {
-			l.log.Errorf("writing metrics to stdout: %v; dropping metrics until the process ends", err)
-			failed = true
-			m.Drop()
-			continue
-		}
-		m.Accept()
-	}
-}
-
-// metricMaker is the agent.MetricMaker the accumulator needs: metrics pass
-// unchanged, errors go to our logger.
-type metricMaker struct{ log telegraf.Logger }
-
-func (metricMaker) LogName() string                              { return "" }
-func (metricMaker) MakeMetric(m telegraf.Metric) telegraf.Metric { return m }
-func (mm metricMaker) Log() telegraf.Logger                      { return mm.log }

@@ -10,15 +10,15 @@ import (
 	"time"
 
 	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/agent"
-	"github.com/influxdata/telegraf/plugins/serializers/influx"
+	"github.com/influxdata/telegraf/testutil"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/lineproto"
 )
 
 // Benchmarks of the plugin's own work per gather: decoding the gateway's
 // bodies, mapping them to metrics and encoding those as line protocol (what
-// the shim writes to Telegraf). The network is left out: the gateway's
+// the execd loop writes to Telegraf). The network is left out: the gateway's
 // latency dwarfs it and is not ours. Sizes 10, 100 and 600 inverters show the
 // cost grows linearly with the site.
 
@@ -118,42 +118,23 @@ func largeSite(b *testing.B, n int) site {
 	return s
 }
 
-// sink turns metrics into line protocol the way the shim does, and counts fields.
+// sink turns metrics into line protocol the way the execd loop does (one
+// lineproto.Batch per gather), and counts fields.
 type sink struct {
-	ch     chan telegraf.Metric
-	acc    telegraf.Accumulator
-	ser    *influx.Serializer
+	acc    *lineproto.Batch
 	fields int
 }
 
-func newSink(b *testing.B) *sink {
-	s := &sink{ch: make(chan telegraf.Metric, 4096), ser: &influx.Serializer{}}
-	if err := s.ser.Init(); err != nil {
-		b.Fatal(err)
-	}
-	s.acc = agent.NewAccumulator(s, s.ch)
-	return s
+func newSink(*testing.B) *sink {
+	return &sink{acc: lineproto.NewBatch(testutil.Logger{})}
 }
 
-func (*sink) LogName() string                              { return "" }
-func (*sink) MakeMetric(m telegraf.Metric) telegraf.Metric { return m }
-func (*sink) Log() telegraf.Logger                         { return nil }
-
-// flush encodes every metric gathered so far.
-func (s *sink) flush(b *testing.B) {
-	for {
-		select {
-		case m := <-s.ch:
-			out, err := s.ser.Serialize(m)
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, _ = io.Discard.Write(out)
-			s.fields += len(m.FieldList())
-		default:
-			return
-		}
-	}
+// flush ends the gather: its lines are dropped, as if written.
+func (s *sink) flush(*testing.B) {
+	s.fields += s.acc.Fields()
+	_, _ = io.Discard.Write(s.acc.Bytes())
+	s.acc.Release()
+	s.acc = lineproto.NewBatch(testutil.Logger{})
 }
 
 func decode(b *testing.B, s site, path string, v any) {
@@ -224,10 +205,11 @@ func BenchmarkGather(b *testing.B) {
 			out := newSink(b)
 			now := time.Unix(1785607200, 0)
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu := startCPU(b)
 			for range b.N {
 				gatherCPU(b, e, s, out, map[string]envoy.Epoch{}, now)
 			}
+			cpu.report(b)
 			b.ReportMetric(float64(out.fields)/float64(b.N), "fields/op")
 		})
 	}
@@ -247,10 +229,11 @@ func BenchmarkGatherUnchanged(b *testing.B) {
 			gatherCPU(b, e, s, out, last, now)
 			out.fields = 0
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu := startCPU(b)
 			for range b.N {
 				gatherCPU(b, e, s, out, last, now)
 			}
+			cpu.report(b)
 			b.ReportMetric(float64(out.fields)/float64(b.N), "fields/op")
 		})
 	}
@@ -265,7 +248,7 @@ func BenchmarkSteadyGather(b *testing.B) {
 			out := newSink(b)
 			now := time.Unix(1785607200, 0)
 			b.ReportAllocs()
-			b.ResetTimer()
+			cpu := startCPU(b)
 			for range b.N {
 				var meters []envoy.Meter
 				decode(b, s, envoy.PathMeters, &meters)
@@ -277,6 +260,7 @@ func BenchmarkSteadyGather(b *testing.B) {
 				addMeterReadings(out.acc, "122301234567", enabledMeters(meters), readings, now)
 				out.flush(b)
 			}
+			cpu.report(b)
 			b.ReportMetric(float64(out.fields)/float64(b.N), "fields/op")
 		})
 	}

@@ -27,17 +27,26 @@ func (*Gateways) Start(telegraf.Accumulator) error { return nil }
 
 // Gather starts a gather of every gateway that is not still busy.
 func (g *Gateways) Gather(acc telegraf.Accumulator) error {
-	errAcc := logErrors{Accumulator: acc, log: g.Log}
+	g.GatherEach(func() (telegraf.Accumulator, func()) { return acc, func() {} })
+	return nil
+}
+
+// GatherEach is Gather with an accumulator per gateway gather: open is
+// called once per gateway, and the function it returns once that gateway's
+// gather has ended, so that a caller can write each gather in one piece.
+func (g *Gateways) GatherEach(open func() (telegraf.Accumulator, func())) {
 	for _, e := range g.List {
+		acc, done := open()
+		errAcc := logErrors{Accumulator: acc, log: g.Log}
 		g.wg.Add(1)
 		go func() {
 			defer g.wg.Done()
+			defer done()
 			if err := e.Gather(errAcc); err != nil && !errors.Is(err, context.Canceled) {
 				errAcc.AddError(err)
 			}
 		}()
 	}
-	return nil
 }
 
 // Stop cancels every gather in flight and waits for them, so that no metric
