@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"sync"
-
-	"github.com/influxdata/telegraf"
-	"github.com/influxdata/telegraf/agent"
-	"github.com/influxdata/telegraf/plugins/serializers/influx"
+	"strings"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/lineproto"
 	"github.com/telegraf-enphase/telegraf-enphase/plugins/inputs/enphase"
 )
 
@@ -34,12 +31,13 @@ func dump(args []string, env Env) int {
 	defer set.Stop()
 	fetchMissingTokens(set, log)
 
-	var col collector
-	acc := agent.NewAccumulator(&col, col.channel())
-	gatherErr := set.GatherOnce(acc)
-	metrics := col.close()
-	if err := writeLineProtocol(env.Stdout, metrics); err != nil {
-		log.Errorf("%v", err)
+	// The execd loop's encoder, so dump prints what Telegraf would receive,
+	// byte for byte, with the lines sorted for reading and diffing.
+	batch := lineproto.NewBatch(log)
+	defer batch.Release()
+	gatherErr := set.GatherOnce(batch)
+	if err := writeSorted(env.Stdout, batch.Bytes()); err != nil {
+		log.Errorf("writing line protocol: %v", err)
 		return exitFail
 	}
 	if gatherErr != nil {
@@ -77,59 +75,10 @@ func unwrapJoined(err error) []error {
 	return []error{err}
 }
 
-// writeLineProtocol serialises with Telegraf's own serializer (what the shim
-// writes), with fields and lines sorted so a dump diffs cleanly.
-func writeLineProtocol(w io.Writer, metrics []telegraf.Metric) error {
-	s := &influx.Serializer{SortFields: true}
-	if err := s.Init(); err != nil {
-		return err
-	}
-	lines := make([]string, 0, len(metrics))
-	for _, m := range metrics {
-		b, err := s.Serialize(m)
-		if err != nil {
-			return fmt.Errorf("serializing %s: %w", m.Name(), err)
-		}
-		lines = append(lines, string(b))
-	}
+// writeSorted writes the lines of b sorted.
+func writeSorted(w io.Writer, b []byte) error {
+	lines := strings.SplitAfter(string(b), "\n")
 	sort.Strings(lines)
-	for _, l := range lines {
-		if _, err := io.WriteString(w, l); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := io.WriteString(w, strings.Join(lines, ""))
+	return err
 }
-
-// collector receives the metrics of an accumulator.
-type collector struct {
-	ch      chan telegraf.Metric
-	done    chan struct{}
-	mu      sync.Mutex
-	metrics []telegraf.Metric
-}
-
-func (c *collector) channel() chan<- telegraf.Metric {
-	c.ch = make(chan telegraf.Metric, 64)
-	c.done = make(chan struct{})
-	go func() {
-		defer close(c.done)
-		for m := range c.ch {
-			c.mu.Lock()
-			c.metrics = append(c.metrics, m)
-			c.mu.Unlock()
-		}
-	}()
-	return c.ch
-}
-
-func (c *collector) close() []telegraf.Metric {
-	close(c.ch)
-	<-c.done
-	return c.metrics
-}
-
-// LogName, MakeMetric and Log make collector an agent.MetricMaker.
-func (*collector) LogName() string                              { return "" }
-func (*collector) MakeMetric(m telegraf.Metric) telegraf.Metric { return m }
-func (*collector) Log() telegraf.Logger                         { return nil }

@@ -22,9 +22,11 @@ import (
 // R3: Telegraf's execd reads the plugin's stderr with a 64 KiB line limit and
 // stops reading it at a longer line; the pipe then fills and the plugin blocks
 // in its logger, gathering nothing ever again. A gateway whose /info carries a
-// 200 KiB firmware string for a few gathers, and one endpoint that answers an
-// error holding a 100,000-digit number on every gather, must cost only those
-// gathers' data: with the real Telegraf, metrics keep arriving afterwards.
+// 60 KiB firmware string for a few gathers, and one endpoint that answers an
+// error holding a 30,000-digit number on every gather (each just within its
+// endpoint's size limit, R4, so it reaches the parser and its error), must
+// cost only those gathers' data: with the real Telegraf, metrics keep
+// arriving afterwards.
 func TestLongGatewayTextKeepsTelegrafReadingR3(t *testing.T) {
 	telegraf := need(t, "telegraf", envOr("TELEGRAF_BIN", filepath.Join(root, "bin", "telegraf")), "run 'make telegraf'")
 	gobin := need(t, "go", "go", "install Go")
@@ -37,7 +39,8 @@ func TestLongGatewayTextKeepsTelegrafReadingR3(t *testing.T) {
 
 	demo := filepath.Join(root, "internal", "envoysim", "demo")
 	info := hostile.CaptureBody(t, demo, "/info")
-	longInfo := hostile.Replace("text/xml", info, "<software>D8.2.4345</software>", "<software>"+strings.Repeat("x", 200<<10)+"</software>")
+	// 60 KiB: within /info's size limit (R4), so it reaches the version parser.
+	longInfo := hostile.Replace("text/xml", info, "<software>D8.2.4345</software>", "<software>"+strings.Repeat("x", 60<<10)+"</software>")
 	var infoAnswers atomic.Int32
 	const hostileInfos = 3
 	g := hostile.New(t, demo, map[string]http.Handler{
@@ -48,7 +51,8 @@ func TestLongGatewayTextKeepsTelegrafReadingR3(t *testing.T) {
 			}
 			hostile.Body(http.StatusOK, "text/xml", info).ServeHTTP(w, r)
 		}),
-		"/ivp/meters": hostile.Body(http.StatusOK, "application/json", []byte(`{"error":"`+strings.Repeat("9", 100_000)+`"}`)),
+		// 30,000 digits: within /ivp/meters' size limit, so its JSON error is quoted.
+		"/ivp/meters": hostile.Body(http.StatusOK, "application/json", []byte(`{"error":"`+strings.Repeat("9", 30_000)+`"}`)),
 	})
 	pluginConf := filepath.Join(dir, "enphase.conf")
 	require.NoError(t, os.WriteFile(pluginConf, []byte(g.PluginConfig(t, dir)), 0o600))

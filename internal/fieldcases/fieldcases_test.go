@@ -26,7 +26,7 @@ const reservedR = 17
 var (
 	// citedRE finds a case id: a family letter and one or two digits, as a
 	// word. A dot and a digit after it make it a firmware version (R3.9.36).
-	citedRE = regexp.MustCompile(`\b([TAPVCER])([0-9]{1,2})\b(\.[0-9])?`)
+	citedRE = regexp.MustCompile(`\b([TAPVCER])([0-9]{1,2})\b(\.[0-9]|:[0-9A-F])?`)
 	// definedRE finds a catalogue row: "| T1 | ...".
 	definedRE = regexp.MustCompile(`(?m)^\| ([TAPVCE][0-9]{1,2}) \|`)
 	// folderRE finds ids in a test-case folder's name, lower case between
@@ -101,7 +101,7 @@ func cited(t *testing.T, root string) map[string]string {
 		for i, line := range strings.Split(string(b), "\n") {
 			for _, m := range citedRE.FindAllStringSubmatch(line, -1) {
 				if m[3] != "" {
-					continue // a firmware version
+					continue // a firmware version, or a byte of a fingerprint
 				}
 				note(m[1]+m[2], rel+":"+strconv.Itoa(i+1))
 			}
@@ -153,6 +153,7 @@ func TestCitedRE(t *testing.T) {
 		{in: "firmware R3.9.36 and R4.10.35", want: nil},
 		{in: "elliptic.P256(), TestDecodeTruncatedT4, E2E", want: nil},
 		{in: "hardening R12.", want: []string{"R12"}},
+		{in: "pins SHA256 A6:0B:…:E7:69 on first use", want: nil},
 	} {
 		var got []string
 		for _, m := range citedRE.FindAllStringSubmatch(tc.in, -1) {

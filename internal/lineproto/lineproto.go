@@ -127,6 +127,13 @@ func (b *Batch) add(name string, fields map[string]any, tags map[string]string, 
 	if len(b.vals) == 0 {
 		return
 	}
+	// Fields in key order, as Telegraf's serializer writes them: the same
+	// gather gives the same bytes (dump's output diffs cleanly).
+	for i := 1; i < len(b.vals); i++ {
+		for j := i; j > 0 && b.vals[j].key < b.vals[j-1].key; j-- {
+			b.vals[j], b.vals[j-1] = b.vals[j-1], b.vals[j]
+		}
+	}
 	b.keys = b.keys[:0]
 	for k, v := range tags {
 		if k != "" && v != "" { // Telegraf's serializer leaves empty tags out too
