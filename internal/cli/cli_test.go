@@ -146,14 +146,34 @@ func TestConfigErrors(t *testing.T) {
 	cases := []struct {
 		name, conf, want string
 	}{
-		{"unknown key", "[[inputs.enphase]]\n  url = \"https://envoy\"\n  token_file = \"" + tok + "\"\n  timout = \"5s\"\n", `:4: [[inputs.enphase]] #1: unknown key "timout" (did you mean "timeout"?)`},
-		{"wrong type", "[[inputs.enphase]]\n  url = \"https://envoy\"\n  token_file = \"" + tok + "\"\n  insecure_skip_verify = \"yes\"\n", `:4: [[inputs.enphase]] #1: key "insecure_skip_verify"`},
+		{
+			"unknown key",
+			"[[inputs.enphase]]\n  url = \"https://envoy\"\n  token_file = \"" + tok + "\"\n  timout = \"5s\"\n",
+			`:4: [[inputs.enphase]] #1: unknown key "timout" (did you mean "timeout"?)`,
+		},
+		{
+			"wrong type",
+			"[[inputs.enphase]]\n  url = \"https://envoy\"\n  token_file = \"" + tok + "\"\n  insecure_skip_verify = \"yes\"\n",
+			`:4: [[inputs.enphase]] #1: key "insecure_skip_verify"`,
+		},
 		{"missing url", "[[inputs.enphase]]\n  token_file = \"" + tok + "\"\n", `:1: [[inputs.enphase]] #1: url: gateway url is empty`},
 		{"missing token", "[[inputs.enphase]]\n  url = \"envoy.local\"\n", `token_file: required`},
-		{"token file missing", "[[inputs.enphase]]\n  url = \"envoy.local\"\n  token_file = \"/nonexistent/t\"\n", `token_file: token file: stat /nonexistent/t: no such file or directory`},
+		{
+			"token file missing",
+			"[[inputs.enphase]]\n  url = \"envoy.local\"\n  token_file = \"/nonexistent/t\"\n",
+			`token_file: token file: stat /nonexistent/t: no such file or directory`,
+		},
 		{"A2 token file not a jwt", "[[inputs.enphase]]\n  url = \"envoy.local\"\n  token = \"not-a-token\"\n", `token: token (raw JWT) has 1 segment(s)`},
-		{"inverters too often", "[[inputs.enphase]]\n  url = \"envoy.local\"\n  token_file = \"" + tok + "\"\n  inverters_interval = \"1m\"\n", `inverters_interval: 1m0s is too short`},
-		{"second table bad", "[[inputs.enphase]]\n  url = \"envoy.local\"\n  token_file = \"" + tok + "\"\n[[inputs.enphase]]\n  url = \"http://[fd50::1\"\n  token_file = \"" + tok + "\"\n", `:4: [[inputs.enphase]] #2: url:`},
+		{
+			"inverters too often",
+			"[[inputs.enphase]]\n  url = \"envoy.local\"\n  token_file = \"" + tok + "\"\n  inverters_interval = \"1m\"\n",
+			`inverters_interval: 1m0s is too short`,
+		},
+		{
+			"second table bad",
+			"[[inputs.enphase]]\n  url = \"envoy.local\"\n  token_file = \"" + tok + "\"\n[[inputs.enphase]]\n  url = \"http://[fd50::1\"\n  token_file = \"" + tok + "\"\n",
+			`:4: [[inputs.enphase]] #2: url:`,
+		},
 		{"no table", "# nothing\n", `no [[inputs.enphase]] table`},
 	}
 	for _, tc := range cases {

@@ -71,7 +71,11 @@ func doctor(args []string, env Env) int {
 	fs := newGatewayFlags("doctor", &c)
 	userName := fs.String("user", "", "check file access as this user (default: telegraf when run as root, else yourself)")
 	var telegrafConf multiFlag
-	fs.Var(&telegrafConf, "telegraf-config", "Telegraf's configuration file or directory (repeatable; default /etc/telegraf/telegraf.conf and /etc/telegraf/telegraf.d)")
+	fs.Var(
+		&telegrafConf,
+		"telegraf-config",
+		"Telegraf's configuration file or directory (repeatable; default /etc/telegraf/telegraf.conf and /etc/telegraf/telegraf.d)",
+	)
 	if err := fs.Parse(args); err != nil {
 		return usageError(env, err)
 	}
@@ -201,7 +205,12 @@ func checkClock(r *report, info envoy.Info) {
 	what := fmt.Sprintf("the gateway's clock (%s) is %s %s ours", gw.UTC().Format(time.RFC3339), abs, map[bool]string{true: "behind", false: "ahead of"}[d < 0])
 	switch {
 	case abs > clockFail:
-		r.add(statusFail, "clock", "%s; fix: set this host's time (timedatectl set-ntp true) or the gateway's (it syncs by NTP when it reaches the internet)", what)
+		r.add(
+			statusFail,
+			"clock",
+			"%s; fix: set this host's time (timedatectl set-ntp true) or the gateway's (it syncs by NTP when it reaches the internet)",
+			what,
+		)
 	case abs > clockWarn:
 		r.add(statusWarn, "clock", "%s; fix: keep both in sync by NTP (timedatectl set-ntp true)", what)
 	default:
@@ -242,7 +251,12 @@ func checkToken(ctx context.Context, r *report, svc *enphase.Service, info envoy
 		if tokenOK && st.DueForRenew {
 			status = statusWarn
 		}
-		r.add(status, "renewal", "no Enlighten credentials: the token is pasted by hand (%s left); renew it before then, or set username and password_file to have it renewed", st.Left.Round(time.Hour))
+		r.add(
+			status,
+			"renewal",
+			"no Enlighten credentials: the token is pasted by hand (%s left); renew it before then, or set username and password_file to have it renewed",
+			st.Left.Round(time.Hour),
+		)
 		return
 	}
 	if err := svc.CheckPassword(); err != nil {
@@ -264,14 +278,31 @@ func checkPin(r *report, svc *enphase.Service, st enphase.PinState, err error) {
 	case err != nil:
 		r.add(statusFail, "pin", "%v", err)
 	case st.Setting == "" && svc.InsecureSkipVerify():
-		r.add(statusWarn, "pin", "insecure_skip_verify accepts any certificate; fix: tls_pin = \"tofu\" (pins SHA256 %s on first use)", st.Presented.Fingerprint)
+		r.add(
+			statusWarn,
+			"pin",
+			"insecure_skip_verify accepts any certificate; fix: tls_pin = \"tofu\" (pins SHA256 %s on first use)",
+			st.Presented.Fingerprint,
+		)
 	case st.Setting == "":
 		r.add(statusOK, "pin", "no tls_pin: the certificate is verified by tls_ca or the system's roots")
 	case st.Pinned == nil:
-		r.add(statusOK, "pin", "tls_pin = \"tofu\", nothing pinned yet: Telegraf's first gather pins SHA256 %s in %s (doctor pins nothing)", st.Presented.Fingerprint, st.File)
+		r.add(
+			statusOK,
+			"pin",
+			"tls_pin = \"tofu\", nothing pinned yet: Telegraf's first gather pins SHA256 %s in %s (doctor pins nothing)",
+			st.Presented.Fingerprint,
+			st.File,
+		)
 	case !st.Match():
-		r.add(statusFail, "pin", "the gateway presents SHA256 %s, not the pinned %s; fix: if the gateway renewed its certificate, %s; otherwise something intercepts the connection",
-			st.Presented.Fingerprint, st.Pinned.Fingerprint, svc.Command("pin --accept"))
+		r.add(
+			statusFail,
+			"pin",
+			"the gateway presents SHA256 %s, not the pinned %s; fix: if the gateway renewed its certificate, %s; otherwise something intercepts the connection",
+			st.Presented.Fingerprint,
+			st.Pinned.Fingerprint,
+			svc.Command("pin --accept"),
+		)
 	default:
 		r.add(statusOK, "pin", "the gateway presents the pinned certificate SHA256 %s", st.Presented.Fingerprint)
 	}
@@ -288,7 +319,10 @@ func lookupCheckUser(name string) (checkUser, error) {
 	case os.Geteuid() == 0:
 		u, err = user.Lookup("telegraf")
 		if err != nil {
-			return checkUser{}, fmt.Errorf("running as root, doctor checks file access as the user telegraf, which does not exist (%v): install Telegraf, or give --user NAME", err)
+			return checkUser{}, fmt.Errorf(
+				"running as root, doctor checks file access as the user telegraf, which does not exist (%v): install Telegraf, or give --user NAME",
+				err,
+			)
 		}
 	default:
 		u, err = user.Current()
@@ -363,7 +397,17 @@ func (u checkUser) may(path string, want fs.FileMode, what string) error {
 	if what == "" {
 		what = map[fs.FileMode]string{permRead: "read", permWrite: "write", permRead | permWrite: "read and write", permWrite | permExec: "create files in"}[want]
 	}
-	return fmt.Errorf("user %s cannot %s %s (mode %04o, owner uid %d, gid %d); fix: sudo chown %s: %s, or chmod it", u.name, what, path, fi.Mode().Perm(), uid, gid, u.name, path)
+	return fmt.Errorf(
+		"user %s cannot %s %s (mode %04o, owner uid %d, gid %d); fix: sudo chown %s: %s, or chmod it",
+		u.name,
+		what,
+		path,
+		fi.Mode().Perm(),
+		uid,
+		gid,
+		u.name,
+		path,
+	)
 }
 
 // configAccess checks that the user can read the plugin's configuration.
@@ -434,7 +478,13 @@ type execdBlock struct {
 func checkExecd(r *report, config string, places []string) {
 	files, err := telegrafFiles(places)
 	if len(files) == 0 {
-		r.add(statusFail, "execd", "no Telegraf configuration found in %s (%v); fix: install Telegraf, or give --telegraf-config FILE|DIR", strings.Join(places, ", "), err)
+		r.add(
+			statusFail,
+			"execd",
+			"no Telegraf configuration found in %s (%v); fix: install Telegraf, or give --telegraf-config FILE|DIR",
+			strings.Join(places, ", "),
+			err,
+		)
 		return
 	}
 	self, _ := os.Executable()
@@ -459,7 +509,14 @@ func checkExecd(r *report, config string, places []string) {
 			case !names:
 				found = append(found, fmt.Sprintf("%s runs %s with another --config", f, b.Command[0]))
 			case !strings.EqualFold(b.Signal, "STDIN"):
-				r.add(statusFail, "execd", "%s: the [[inputs.execd]] block running %s has signal = %q: the plugin would never be asked to gather; fix: signal = \"STDIN\"", f, b.Command[0], b.Signal)
+				r.add(
+					statusFail,
+					"execd",
+					"%s: the [[inputs.execd]] block running %s has signal = %q: the plugin would never be asked to gather; fix: signal = \"STDIN\"",
+					f,
+					b.Command[0],
+					b.Signal,
+				)
 				return
 			default:
 				r.add(statusOK, "execd", "%s runs %s --config %s with signal = \"STDIN\"", f, b.Command[0], config)
@@ -471,8 +528,13 @@ func checkExecd(r *report, config string, places []string) {
 	if len(found) > 0 {
 		detail = strings.Join(found, "; ")
 	}
-	r.add(statusFail, "execd", "no [[inputs.execd]] block runs this configuration in %s (%s); fix: add the block of sample.conf to /etc/telegraf/telegraf.d/enphase.conf",
-		strings.Join(files, ", "), detail)
+	r.add(
+		statusFail,
+		"execd",
+		"no [[inputs.execd]] block runs this configuration in %s (%s); fix: add the block of sample.conf to /etc/telegraf/telegraf.d/enphase.conf",
+		strings.Join(files, ", "),
+		detail,
+	)
 }
 
 // telegrafFiles expands the places: a file as is, a directory to its *.conf.

@@ -66,13 +66,27 @@ func (r *doctorRig) write(t *testing.T, s doctorSettings) {
 	if s.pin == "" {
 		s.pin = `tls_pin = "tofu"`
 	}
-	conf := fmt.Sprintf("[[inputs.enphase]]\n  url = %q\n  token_file = %q\n  %s\n  username = %q\n  password_file = %q\n  enlighten_url = %q\n  entrez_url = %q\n  cloud_tls_ca = %q\n  %s\n",
-		s.url, r.tok, s.pin, testAccount, r.pw, s.enlighten, r.url, filepath.Join(r.dir, "sim.pem"), s.extra)
+	conf := fmt.Sprintf(
+		"[[inputs.enphase]]\n  url = %q\n  token_file = %q\n  %s\n  username = %q\n  password_file = %q\n  enlighten_url = %q\n  entrez_url = %q\n  cloud_tls_ca = %q\n  %s\n",
+		s.url,
+		r.tok,
+		s.pin,
+		testAccount,
+		r.pw,
+		s.enlighten,
+		r.url,
+		filepath.Join(r.dir, "sim.pem"),
+		s.extra,
+	)
 	require.NoError(t, os.WriteFile(r.conf, []byte(conf), 0o600))
 	if s.signal == "" {
 		s.signal = "STDIN"
 	}
-	execd := fmt.Sprintf("[agent]\n  interval = \"15s\"\n\n[[inputs.execd]]\n  command = [\"/usr/local/bin/telegraf-enphase\", \"--config\", %q]\n  signal = %q\n", r.conf, s.signal)
+	execd := fmt.Sprintf(
+		"[agent]\n  interval = \"15s\"\n\n[[inputs.execd]]\n  command = [\"/usr/local/bin/telegraf-enphase\", \"--config\", %q]\n  signal = %q\n",
+		r.conf,
+		s.signal,
+	)
 	if s.noExecd {
 		execd = "[[inputs.cpu]]\n"
 	}
@@ -163,7 +177,10 @@ func TestDoctorEachCheckFails(t *testing.T) {
 			check: "token", want: "is for another gateway than serial"},
 		{name: "token: expired",
 			prepare: func(t *testing.T, r *doctorRig) {
-				require.NoError(t, os.WriteFile(r.tok, []byte(r.sim.MintToken(r.sim.Serial(), "owner", time.Now().Add(-48*time.Hour), time.Now().Add(-2*time.Hour))), 0o600))
+				require.NoError(
+					t,
+					os.WriteFile(r.tok, []byte(r.sim.MintToken(r.sim.Serial(), "owner", time.Now().Add(-48*time.Hour), time.Now().Add(-2*time.Hour))), 0o600),
+				)
 			},
 			check: "token", want: "has expired"},
 		{name: "token: refused by the gateway", prepare: func(_ *testing.T, r *doctorRig) { r.sim.RevokeTokens() },
@@ -194,7 +211,11 @@ func TestDoctorEachCheckFails(t *testing.T) {
 			code, out, failed := r.run(t)
 			require.Equal(t, 1, code, out)
 			require.Equal(t, map[string]bool{tt.check: true}, failed, out)
-			require.Regexp(t, "(?m)^FAIL  "+tt.check+" .*"+regexp.QuoteMeta(strings.ReplaceAll(strings.ReplaceAll(tt.want, "TOKDIR", r.dir), "TOK", r.tok)), out)
+			require.Regexp(
+				t,
+				"(?m)^FAIL  "+tt.check+" .*"+regexp.QuoteMeta(strings.ReplaceAll(strings.ReplaceAll(tt.want, "TOKDIR", r.dir), "TOK", r.tok)),
+				out,
+			)
 		})
 	}
 }

@@ -63,7 +63,12 @@ func fetchMissingTokens(set *enphase.Gateways, log *execdlog.Logger) {
 		case err != nil:
 			log.Errorf("%s: fetching a token with the Enlighten credentials: %v", e.Name(), err)
 		case fetched:
-			log.Infof("%s: no usable token was stored: fetched a new %s with the Enlighten credentials, the gateway accepted it; stored in %s", e.Name(), res.Token, e.TokenFile)
+			log.Infof(
+				"%s: no usable token was stored: fetched a new %s with the Enlighten credentials, the gateway accepted it; stored in %s",
+				e.Name(),
+				res.Token,
+				e.TokenFile,
+			)
 		}
 	}
 }

@@ -22,7 +22,10 @@ func pinCmd(args []string, env Env) int {
 	}
 	defer set.Stop()
 	if *accept && len(list) > 1 {
-		return usageError(env, fmt.Errorf("--accept needs --gateway when the file has %d gateways: accept one certificate at a time, after checking it", len(list)))
+		return usageError(
+			env,
+			fmt.Errorf("--accept needs --gateway when the file has %d gateways: accept one certificate at a time, after checking it", len(list)),
+		)
 	}
 	for _, e := range list {
 		st, err := enphase.NewService(e).CheckPin(context.Background(), *accept)
@@ -65,9 +68,16 @@ func printPin(env Env, e *enphase.Enphase, st enphase.PinState) {
 	case st.Match():
 		fmt.Fprintf(&b, "  match:     yes\n")
 	case st.File == "":
-		fmt.Fprintf(&b, "  match:     NO: the gateway's certificate changed. If the gateway renewed it (about once a year), set tls_pin = \"sha256:%s\"; otherwise something is intercepting the connection\n", p.Fingerprint)
+		fmt.Fprintf(
+			&b,
+			"  match:     NO: the gateway's certificate changed. If the gateway renewed it (about once a year), set tls_pin = \"sha256:%s\"; otherwise something is intercepting the connection\n",
+			p.Fingerprint,
+		)
 	default:
-		fmt.Fprintf(&b, "  match:     NO: the gateway's certificate changed. If the gateway renewed it (about once a year), accept it with --accept; otherwise something is intercepting the connection\n")
+		fmt.Fprintf(
+			&b,
+			"  match:     NO: the gateway's certificate changed. If the gateway renewed it (about once a year), accept it with --accept; otherwise something is intercepting the connection\n",
+		)
 	}
 	fmt.Fprint(env.Stdout, b.String())
 }

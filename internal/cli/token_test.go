@@ -279,7 +279,10 @@ func TestTokenShowFileAndEpoch(t *testing.T) {
 // TestConfigNeedsPasswordWithUsername: credentials are validated at start.
 func TestConfigNeedsPasswordWithUsername(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "enphase.conf")
-	require.NoError(t, os.WriteFile(p, []byte("[[inputs.enphase]]\n  url = \"envoy.local\"\n  token_file = \"/nonexistent/t\"\n  username = \"me@example.com\"\n"), 0o600))
+	require.NoError(
+		t,
+		os.WriteFile(p, []byte("[[inputs.enphase]]\n  url = \"envoy.local\"\n  token_file = \"/nonexistent/t\"\n  username = \"me@example.com\"\n"), 0o600),
+	)
 	code, _, stderr := runMain("dump", "--config", p)
 	require.Equal(t, 2, code)
 	require.Contains(t, stderr, "password: required with username")

@@ -355,7 +355,11 @@ func (s *tokenSession) checkJWT(ctx context.Context, c *Client, tok token.Token)
 	switch {
 	case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
 		return &AuthError{Host: c.base.Host, Status: r.Status,
-			Reason: fmt.Sprintf("the gateway rejected the %s (check_jwt answered %d): it is expired, revoked, or minted for another gateway; get a new token", tok, r.Status)}
+			Reason: fmt.Sprintf(
+				"the gateway rejected the %s (check_jwt answered %d): it is expired, revoked, or minted for another gateway; get a new token",
+				tok,
+				r.Status,
+			)}
 	case r.Status != http.StatusOK:
 		return statusError(r)
 	case !bytes.Contains(r.Body, []byte("Valid token")):
@@ -465,9 +469,15 @@ func (c *Client) transportError(path string, err error, callerLimit time.Duratio
 	case errors.Is(err, syscall.ECONNREFUSED):
 		hint = "connection refused: check the address and that the gateway is on"
 	case (errors.Is(err, context.DeadlineExceeded) || isTimeout(err)) && callerLimit > 0:
-		hint = fmt.Sprintf("no answer before the gather's %s ran out: the gateway is slow (it stalls for a minute or two around 23:00); the next gather will try again", callerLimit)
+		hint = fmt.Sprintf(
+			"no answer before the gather's %s ran out: the gateway is slow (it stalls for a minute or two around 23:00); the next gather will try again",
+			callerLimit,
+		)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		hint = fmt.Sprintf("no answer within %s: the gateway is busy or rebooting (it stalls for a minute or two around 23:00); the next gather will try again", c.timeout)
+		hint = fmt.Sprintf(
+			"no answer within %s: the gateway is busy or rebooting (it stalls for a minute or two around 23:00); the next gather will try again",
+			c.timeout,
+		)
 	case errors.Is(err, context.Canceled):
 		return fmt.Errorf("GET %s on %s: %w", path, c.base.Host, context.Canceled)
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
@@ -537,12 +547,24 @@ func (e *RedirectError) Error() string {
 	loc, err := url.Parse(e.Location)
 	switch {
 	case err == nil && loc.Scheme == "https" && e.Scheme != "https":
-		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s; set url to https:// (firmware 7+ only speaks https)", e.Path, e.Host, e.Status, Quote(e.Location))
+		return fmt.Sprintf(
+			"GET %s on %s: redirected (%d) to %s; set url to https:// (firmware 7+ only speaks https)",
+			e.Path,
+			e.Host,
+			e.Status,
+			Quote(e.Location),
+		)
 	case err == nil && loc.Host != "" && !strings.EqualFold(loc.Host, e.Host):
 		return fmt.Sprintf("GET %s on %s: redirected (%d) to %s, another host: not followed (it would be sent the token); "+
 			"check that url is the gateway's address", e.Path, e.Host, e.Status, Quote(e.Location))
 	}
-	return fmt.Sprintf("GET %s on %s: redirected (%d) to %s, not followed: the endpoint is missing on this firmware", e.Path, e.Host, e.Status, Quote(e.Location))
+	return fmt.Sprintf(
+		"GET %s on %s: redirected (%d) to %s, not followed: the endpoint is missing on this firmware",
+		e.Path,
+		e.Host,
+		e.Status,
+		Quote(e.Location),
+	)
 }
 
 // StatusError is an answer other than 200.

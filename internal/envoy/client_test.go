@@ -465,8 +465,20 @@ func TestClientRedirectNotFollowedT6(t *testing.T) {
 		wantMsg      string
 	}{
 		{name: "T6 301 to a relative page", path: "/moved", wantStatus: 301, wantLocation: "/target", wantMsg: `redirected (301) to "/target", not followed`},
-		{name: "T6 302 to https on another name", path: "/to-localhost", wantStatus: 302, wantLocation: "https://localhost/home", wantMsg: `to "https://localhost/home", another host: not followed`},
-		{name: "T6 302 to another host", path: "/to-other-host", wantStatus: 302, wantLocation: other.URL + "/ivp/meters/readings", wantMsg: `to "` + other.URL + `/ivp/meters/readings", another host: not followed`},
+		{
+			name:         "T6 302 to https on another name",
+			path:         "/to-localhost",
+			wantStatus:   302,
+			wantLocation: "https://localhost/home",
+			wantMsg:      `to "https://localhost/home", another host: not followed`,
+		},
+		{
+			name:         "T6 302 to another host",
+			path:         "/to-other-host",
+			wantStatus:   302,
+			wantLocation: other.URL + "/ivp/meters/readings",
+			wantMsg:      `to "` + other.URL + `/ivp/meters/readings", another host: not followed`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

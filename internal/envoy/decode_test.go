@@ -23,7 +23,12 @@ func okResponse(body string) Response {
 func TestDecodeOK(t *testing.T) {
 	t.Run("T3 JSON object", func(t *testing.T) {
 		var p Production
-		err := Decode(okResponse(`{"production":[{"type":"inverters","activeCount":10,"readingTime":1693745127,"wNow":1234.5,"whLifetime":38638509.312}],"consumption":[],"storage":[]}`), &p)
+		err := Decode(
+			okResponse(
+				`{"production":[{"type":"inverters","activeCount":10,"readingTime":1693745127,"wNow":1234.5,"whLifetime":38638509.312}],"consumption":[],"storage":[]}`,
+			),
+			&p,
+		)
 		require.NoError(t, err)
 		require.Len(t, p.Production, 1)
 		r := p.Production[0]
@@ -37,7 +42,12 @@ func TestDecodeOK(t *testing.T) {
 	})
 	t.Run("T3 JSON array with surrounding whitespace", func(t *testing.T) {
 		var inv []Inverter
-		err := Decode(okResponse("\r\n  [{\"serialNumber\":\"122101234567\",\"lastReportDate\":1693745000,\"devType\":1,\"lastReportWatts\":250,\"maxReportWatts\":295}]\n"), &inv)
+		err := Decode(
+			okResponse(
+				"\r\n  [{\"serialNumber\":\"122101234567\",\"lastReportDate\":1693745000,\"devType\":1,\"lastReportWatts\":250,\"maxReportWatts\":295}]\n",
+			),
+			&inv,
+		)
 		require.NoError(t, err)
 		require.Equal(t, []Inverter{{
 			SerialNumber:    "122101234567",
@@ -79,7 +89,13 @@ func TestDecodeStatus(t *testing.T) {
 		ctype   string
 		wantMsg string
 	}{
-		{name: "T5 404 from the status line", status: http.StatusNotFound, body: `{ "error" : "404 - Not Found" }`, ctype: "application/json; charset=ISO-8859-4", wantMsg: "404, this firmware does not have it"},
+		{
+			name:    "T5 404 from the status line",
+			status:  http.StatusNotFound,
+			body:    `{ "error" : "404 - Not Found" }`,
+			ctype:   "application/json; charset=ISO-8859-4",
+			wantMsg: "404, this firmware does not have it",
+		},
 		{name: "T2 401 with HTML body", status: http.StatusUnauthorized, body: "<html>login</html>", ctype: "text/html", wantMsg: "401, not allowed"},
 		{name: "T3 503 with empty body", status: http.StatusServiceUnavailable, body: "", wantMsg: "503, the gateway is not ready"},
 		{name: "T3 500 with valid JSON", status: http.StatusInternalServerError, body: `{"production":[]}`, wantMsg: "HTTP 500"},

@@ -116,11 +116,17 @@ func authParams(t *testing.T, h string) map[string]string {
 }
 
 func TestDigestRFC2617Example(t *testing.T) {
-	ch, err := ParseDigestChallenge(`Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"`)
+	ch, err := ParseDigestChallenge(
+		`Digest realm="testrealm@host.com", qop="auth,auth-int", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", opaque="5ccc069c403ebaf9f0171e9517f40e41"`,
+	)
 	require.NoError(t, err)
 	h := ch.Authorization("Mufasa", "Circle Of Life", "GET", "/dir/index.html", 1, "0a4f113b")
 	// RFC 2617 section 3.5, word for word (order and quoting included).
-	require.Equal(t, `Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41"`, h)
+	require.Equal(
+		t,
+		`Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41"`,
+		h,
+	)
 
 	p := authParams(t, h)
 	require.Equal(t, "6629fae49393a05397450978507c4ef1", p["response"])
@@ -136,7 +142,11 @@ func TestDigestRFC2617Example(t *testing.T) {
 	// RFC 2069 form (no qop): its example, response = MD5(HA1:nonce:HA2).
 	ch.QOP, ch.Opaque = nil, ""
 	h = ch.Authorization("Mufasa", "CircleOfLife", "GET", "/dir/index.html", 1, "ignored")
-	require.Equal(t, `Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", response="1949323746fe6a43ef61f9606e7febea"`, h)
+	require.Equal(
+		t,
+		`Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", response="1949323746fe6a43ef61f9606e7febea"`,
+		h,
+	)
 
 	// Quoting of odd user names.
 	p = authParams(t, ch.Authorization(`a"b\c`, "pw", "GET", "/", 1, "c"))

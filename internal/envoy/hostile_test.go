@@ -52,7 +52,11 @@ func TestNotAGatewayIssue14(t *testing.T) {
 		why      string
 	}{
 		{"404 on both", map[string]http.Handler{"/info": hostile.Status(404), "/info.xml": hostile.Status(404)}, "/info answered 404 and /info.xml 404"},
-		{"404 then an HTML 403", map[string]http.Handler{"/info": hostile.Status(404), "/info.xml": hostile.Status(403)}, "/info answered 404 and /info.xml 403"},
+		{
+			"404 then an HTML 403",
+			map[string]http.Handler{"/info": hostile.Status(404), "/info.xml": hostile.Status(403)},
+			"/info answered 404 and /info.xml 403",
+		},
 		{"a login page", map[string]http.Handler{"/info": hostile.Status(401)}, "/info answered 401, asking for a login"},
 		{"an HTML page with 200", map[string]http.Handler{"/info": hostile.Body(200, "text/html", html)}, "XML with no serial number"},
 		{"another device's XML", map[string]http.Handler{

@@ -115,7 +115,10 @@ func TestParseInfo(t *testing.T) {
 		},
 		{
 			name: "P18 whitespace around values and build hash",
-			body: infoBody("\n<sn> 122238082763 </sn>\n<pn>\n800-00654-r08\n</pn><software> D3.18.10 (f0855e) </software><imeter> true </imeter>", "<web-tokens> false </web-tokens>"),
+			body: infoBody(
+				"\n<sn> 122238082763 </sn>\n<pn>\n800-00654-r08\n</pn><software> D3.18.10 (f0855e) </software><imeter> true </imeter>",
+				"<web-tokens> false </web-tokens>",
+			),
 			want: Info{Serial: "122238082763", Firmware: "D3.18.10 (f0855e)", Version: Version{3, 18, 10},
 				PartNumber: "800-00654-r08", IMeter: true, WebTokens: false, Time: 1693745127},
 		},

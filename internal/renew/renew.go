@@ -51,9 +51,17 @@ const (
 func (p Policy) Validate() (key string, err error) {
 	switch {
 	case p.OwnerBefore <= 0 || p.OwnerBefore >= OwnerLife:
-		return "renew_owner_before", fmt.Errorf("%s is out of range: owner tokens live a year, so use a margin above 0 and below 8760h (default %s)", p.OwnerBefore, DefaultPolicy().OwnerBefore)
+		return "renew_owner_before", fmt.Errorf(
+			"%s is out of range: owner tokens live a year, so use a margin above 0 and below 8760h (default %s)",
+			p.OwnerBefore,
+			DefaultPolicy().OwnerBefore,
+		)
 	case p.InstallerBefore <= 0 || p.InstallerBefore >= InstallerLife:
-		return "renew_installer_before", fmt.Errorf("%s is out of range: installer tokens live 12 hours, so use a margin above 0 and below 12h (default %s)", p.InstallerBefore, DefaultPolicy().InstallerBefore)
+		return "renew_installer_before", fmt.Errorf(
+			"%s is out of range: installer tokens live 12 hours, so use a margin above 0 and below 12h (default %s)",
+			p.InstallerBefore,
+			DefaultPolicy().InstallerBefore,
+		)
 	}
 	return "", nil
 }
@@ -225,7 +233,10 @@ func (r *Renewer) Renew(ctx context.Context, serial string, o Options) (Result, 
 		case r.Policy.Due(cur, now):
 			reason = fmt.Sprintf("due: %s left, renewal %s before expiry", cur.Remaining(now).Round(time.Minute), r.Policy.Margin(cur))
 		default:
-			return Result{Token: cur, Reason: fmt.Sprintf("not due: %s left, renewal %s before expiry", cur.Remaining(now).Round(time.Minute), r.Policy.Margin(cur))}, nil
+			return Result{
+				Token:  cur,
+				Reason: fmt.Sprintf("not due: %s left, renewal %s before expiry", cur.Remaining(now).Round(time.Minute), r.Policy.Margin(cur)),
+			}, nil
 		}
 	}
 	if r.Creds.Username == "" {
@@ -308,8 +319,14 @@ func (r *Renewer) checkClock(t token.Token, now time.Time) {
 	if skew < 0 {
 		way, skew = "behind", -skew
 	}
-	r.Warn(fmt.Sprintf("this host's clock is about %s %s Enphase's cloud (a token minted just now says it was issued at %s): set the clock right (NTP); renewal is timed by the token's own lifetime meanwhile",
-		skew.Round(time.Minute), way, t.IssuedAt.UTC().Format(time.RFC3339)))
+	r.Warn(
+		fmt.Sprintf(
+			"this host's clock is about %s %s Enphase's cloud (a token minted just now says it was issued at %s): set the clock right (NTP); renewal is timed by the token's own lifetime meanwhile",
+			skew.Round(time.Minute),
+			way,
+			t.IssuedAt.UTC().Format(time.RFC3339),
+		),
+	)
 }
 
 // mint gets a token from the cloud, validates it on the gateway and stores it.

@@ -170,7 +170,17 @@ func TestBackoff(t *testing.T) {
 	f := newFixture(t, &old)
 	f.r.perHour, f.r.perDay = 1000, 1000 // the backoff alone
 	f.cloud.err = errors.New("Enlighten rejected the e-mail or password")
-	want := []time.Duration{5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute, 80 * time.Minute, 160 * time.Minute, 320 * time.Minute, 6 * time.Hour, 6 * time.Hour}
+	want := []time.Duration{
+		5 * time.Minute,
+		10 * time.Minute,
+		20 * time.Minute,
+		40 * time.Minute,
+		80 * time.Minute,
+		160 * time.Minute,
+		320 * time.Minute,
+		6 * time.Hour,
+		6 * time.Hour,
+	}
 	for i, wait := range want {
 		_, err := f.r.Renew(context.Background(), serial, Options{})
 		require.ErrorContains(t, err, "next attempt in "+wait.String())

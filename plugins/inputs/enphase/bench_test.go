@@ -60,17 +60,43 @@ func largeSite(b *testing.B, n int) site {
 		return e
 	}
 	prod := map[string]any{
-		"production":  []any{map[string]any{"type": "inverters", "activeCount": n, "readingTime": 1785603600, "wNow": n * 300, "whLifetime": n * 1200000}, eim("production", float64(n*100))},
+		"production": []any{
+			map[string]any{"type": "inverters", "activeCount": n, "readingTime": 1785603600, "wNow": n * 300, "whLifetime": n * 1200000},
+			eim("production", float64(n*100)),
+		},
 		"consumption": []any{eim("total-consumption", float64(n*40)), eim("net-consumption", -float64(n*60))},
 		"storage":     []any{map[string]any{"type": "acb", "activeCount": 0, "readingTime": 0, "wNow": 0, "whNow": 0, "state": "idle"}},
 	}
 	var meters, readings, invs []any
 	for i, mt := range []string{"production", "net-consumption", "storage"} {
 		eid := 704643328 + 256*i
-		meters = append(meters, map[string]any{"eid": eid, "state": "enabled", "measurementType": mt, "phaseMode": "three", "phaseCount": 3, "meteringStatus": "normal", "statusFlags": []any{}})
+		meters = append(
+			meters,
+			map[string]any{
+				"eid":             eid,
+				"state":           "enabled",
+				"measurementType": mt,
+				"phaseMode":       "three",
+				"phaseCount":      3,
+				"meteringStatus":  "normal",
+				"statusFlags":     []any{},
+			},
+		)
 		ch := func() map[string]any {
-			return map[string]any{"actEnergyDlvd": 5000000.5, "actEnergyRcvd": 120000.25, "apparentEnergy": 6000000.5, "reactEnergyLagg": 300000.5, "reactEnergyLead": 2000.5,
-				"activePower": 1500.5, "apparentPower": 1510.5, "reactivePower": 10.5, "pwrFactor": 0.99, "voltage": 230.5, "current": 6.5, "freq": 50.0}
+			return map[string]any{
+				"actEnergyDlvd":   5000000.5,
+				"actEnergyRcvd":   120000.25,
+				"apparentEnergy":  6000000.5,
+				"reactEnergyLagg": 300000.5,
+				"reactEnergyLead": 2000.5,
+				"activePower":     1500.5,
+				"apparentPower":   1510.5,
+				"reactivePower":   10.5,
+				"pwrFactor":       0.99,
+				"voltage":         230.5,
+				"current":         6.5,
+				"freq":            50.0,
+			}
 		}
 		r := ch()
 		r["eid"], r["timestamp"], r["channels"] = eid, 1785603647, []any{ch(), ch(), ch()}
@@ -81,13 +107,19 @@ func largeSite(b *testing.B, n int) site {
 		sn := fmt.Sprintf("4822%08d", i)
 		invs = append(invs, map[string]any{"serialNumber": sn, "lastReportDate": 1785603000 + i, "devType": 1, "lastReportWatts": 290, "maxReportWatts": 300})
 		if i < 48 {
-			devices[fmt.Sprint(553648384+256*i)] = map[string]any{"devName": "pcu", "sn": sn, "active": true, "modGone": false, "channels": []any{map[string]any{
-				"chanEid": 1627390225 + 256*i, "created": 1785603000 + i,
-				"wattHours": map[string]any{"today": 1500, "yesterday": 1900, "week": 12000},
-				"watts":     map[string]any{"now": 290, "nowUsed": 0, "max": 300},
-				"lastReading": map[string]any{"eid": 1627390225 + 256*i, "endDate": 1785603000 + i, "duration": 903, "joulesProduced": 261870,
-					"acVoltageINmV": 230500, "acFrequencyINmHz": 50000, "dcVoltageINmV": 38000, "dcCurrentINmA": 7900, "channelTemp": 41, "acCurrentInmA": 1260},
-				"lifetime": map[string]any{"createdTime": 1700000000, "duration": 85000000, "joulesProduced": 4200000000}}}}
+			devices[fmt.Sprint(553648384+256*i)] = map[string]any{
+				"devName": "pcu",
+				"sn":      sn,
+				"active":  true,
+				"modGone": false,
+				"channels": []any{map[string]any{
+					"chanEid": 1627390225 + 256*i, "created": 1785603000 + i,
+					"wattHours": map[string]any{"today": 1500, "yesterday": 1900, "week": 12000},
+					"watts":     map[string]any{"now": 290, "nowUsed": 0, "max": 300},
+					"lastReading": map[string]any{"eid": 1627390225 + 256*i, "endDate": 1785603000 + i, "duration": 903, "joulesProduced": 261870,
+						"acVoltageINmV": 230500, "acFrequencyINmHz": 50000, "dcVoltageINmV": 38000, "dcCurrentINmA": 7900, "channelTemp": 41, "acCurrentInmA": 1260},
+					"lifetime": map[string]any{"createdTime": 1700000000, "duration": 85000000, "joulesProduced": 4200000000}}},
+			}
 		}
 	}
 	devices["deviceCount"], devices["deviceDataLimit"] = min(n, 48)+2, 50
@@ -101,7 +133,10 @@ func largeSite(b *testing.B, n int) site {
 	}
 	inventory := []any{
 		map[string]any{"type": "ENCHARGE", "devices": batteries},
-		map[string]any{"type": "ENPOWER", "devices": []any{map[string]any{"serial_num": "122210043898", "mains_admin_state": "closed", "mains_oper_state": "closed", "temperature": 90}}},
+		map[string]any{
+			"type":    "ENPOWER",
+			"devices": []any{map[string]any{"serial_num": "122210043898", "mains_admin_state": "closed", "mains_oper_state": "closed", "temperature": 90}},
+		},
 	}
 	s := site{}
 	for path, v := range map[string]any{

@@ -72,8 +72,17 @@ func TestInverterLifetimeWrap(t *testing.T) {
 // gateway updated to it shows no step in its total-consumption series.
 func TestTotalConsumptionRepair(t *testing.T) {
 	eim := func(mt string, w, wh float64) string {
-		return fmt.Sprintf(`{"type":"eim","activeCount":1,"measurementType":%q,"wNow":%v,"whLifetime":%v,"whToday":%v,"lines":[{"wNow":%v,"whLifetime":%v},{"wNow":%v,"whLifetime":%v}]}`,
-			mt, w, wh, wh, w/2, wh/2, w/2, wh/2)
+		return fmt.Sprintf(
+			`{"type":"eim","activeCount":1,"measurementType":%q,"wNow":%v,"whLifetime":%v,"whToday":%v,"lines":[{"wNow":%v,"whLifetime":%v},{"wNow":%v,"whLifetime":%v}]}`,
+			mt,
+			w,
+			wh,
+			wh,
+			w/2,
+			wh/2,
+			w/2,
+			wh/2,
+		)
 	}
 	body := func(total string) string {
 		return `{"production":[` + eim("production", 3000, 9_000_000) + `],"consumption":[` + total + `,` + eim("net-consumption", -1000, 4_000_000) + `]}`
@@ -106,7 +115,10 @@ func TestDoubledSplitPhaseAggregate(t *testing.T) {
 // switches the CT series to another source, and the inverters' series goes on.
 func TestFlappingActiveCount(t *testing.T) {
 	mk := func(active int) string {
-		return fmt.Sprintf(`{"production":[{"type":"inverters","activeCount":12,"wNow":2869,"whLifetime":14086412},{"type":"eim","activeCount":%d,"measurementType":"production","wNow":2900.2,"whLifetime":14213068.0}]}`, active)
+		return fmt.Sprintf(
+			`{"production":[{"type":"inverters","activeCount":12,"wNow":2869,"whLifetime":14086412},{"type":"eim","activeCount":%d,"measurementType":"production","wNow":2900.2,"whLifetime":14213068.0}]}`,
+			active,
+		)
 	}
 	bodies := []string{mk(1), mk(0), mk(1)}
 	ct, _ := series(t, bodies, "enphase_production", map[string]string{"source": "ct", "phase": "total"}, "power_w")

@@ -162,7 +162,10 @@ func TestDeviceTextCappedR15(t *testing.T) {
 
 	many := envoy.Inventory{{Type: envoy.Text{S: "PCU", Valid: true}}}
 	for i := range 5000 {
-		many[0].Devices = append(many[0].Devices, envoy.InventoryDevice{SerialNum: envoy.Text{S: strings.Repeat("1", i%7+1) + string(rune('a'+i%26)), Valid: true}})
+		many[0].Devices = append(
+			many[0].Devices,
+			envoy.InventoryDevice{SerialNum: envoy.Text{S: strings.Repeat("1", i%7+1) + string(rune('a'+i%26)), Valid: true}},
+		)
 	}
 	acc = testutil.Accumulator{}
 	addInventory(&acc, "S", many, true, devicesNow)

@@ -62,8 +62,12 @@ func (p *poller) sameGateway(info envoy.Info) error {
 	if p.state.info == nil || p.state.info.Serial == info.Serial {
 		return nil
 	}
-	return fmt.Errorf("the gateway at %s answered as serial %s, but as %s before: two gateways behind one address (envoy.local on a site with two?); set url to each gateway's own IP address, or restart if the gateway was replaced",
-		p.client().Host(), info.Serial, p.state.info.Serial)
+	return fmt.Errorf(
+		"the gateway at %s answered as serial %s, but as %s before: two gateways behind one address (envoy.local on a site with two?); set url to each gateway's own IP address, or restart if the gateway was replaced",
+		p.client().Host(),
+		info.Serial,
+		p.state.info.Serial,
+	)
 }
 
 // confirmSerial asks /info, before a token is judged on check_jwt for a
@@ -78,7 +82,12 @@ func (p *poller) confirmSerial(ctx context.Context, serial string) error {
 		return err
 	}
 	if info.Serial != serial {
-		return fmt.Errorf("the gateway at %s answered as serial %s, not %s, the token's: two gateways behind one address? no renewal was made", p.client().Host(), info.Serial, serial)
+		return fmt.Errorf(
+			"the gateway at %s answered as serial %s, not %s, the token's: two gateways behind one address? no renewal was made",
+			p.client().Host(),
+			info.Serial,
+			serial,
+		)
 	}
 	return p.sameGateway(info)
 }

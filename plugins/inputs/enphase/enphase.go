@@ -147,16 +147,40 @@ func (e *Enphase) Init() error {
 	// Plain http is for firmware before 7, which has no token: with one, the
 	// token (or the Enlighten account's) would cross the network in clear.
 	if u.Scheme == "http" && (e.TokenFile != "" || !e.Token.Empty() || e.Username != "") {
-		return &ConfigError{Key: "url", Reason: fmt.Sprintf("%s is plain http, which would send the token in clear text: use url = %q (firmware 7 and later speak only https; firmware before 7 takes no token_file, token or username)", u, httpsURL(u))}
+		return &ConfigError{
+			Key: "url",
+			Reason: fmt.Sprintf(
+				"%s is plain http, which would send the token in clear text: use url = %q (firmware 7 and later speak only https; firmware before 7 takes no token_file, token or username)",
+				u,
+				httpsURL(u),
+			),
+		}
 	}
 	if e.Timeout <= 0 || time.Duration(e.Timeout) > 2*time.Minute {
-		return &ConfigError{Key: "timeout", Reason: fmt.Sprintf("%s is out of range: use a per-request timeout between 1s and 2m (default %s)", time.Duration(e.Timeout), defaultTimeout)}
+		return &ConfigError{
+			Key:    "timeout",
+			Reason: fmt.Sprintf("%s is out of range: use a per-request timeout between 1s and 2m (default %s)", time.Duration(e.Timeout), defaultTimeout),
+		}
 	}
 	if e.GatherTimeout < e.Timeout {
-		return &ConfigError{Key: "gather_timeout", Reason: fmt.Sprintf("%s is shorter than timeout (%s): a gather must fit at least one request", time.Duration(e.GatherTimeout), time.Duration(e.Timeout))}
+		return &ConfigError{
+			Key: "gather_timeout",
+			Reason: fmt.Sprintf(
+				"%s is shorter than timeout (%s): a gather must fit at least one request",
+				time.Duration(e.GatherTimeout),
+				time.Duration(e.Timeout),
+			),
+		}
 	}
 	if time.Duration(e.InvertersInterval) < minInvertersInterval {
-		return &ConfigError{Key: "inverters_interval", Reason: fmt.Sprintf("%s is too short: inverters report every 5 to 15 minutes and faster polling loads the gateway; use %s or more", time.Duration(e.InvertersInterval), minInvertersInterval)}
+		return &ConfigError{
+			Key: "inverters_interval",
+			Reason: fmt.Sprintf(
+				"%s is too short: inverters report every 5 to 15 minutes and faster polling loads the gateway; use %s or more",
+				time.Duration(e.InvertersInterval),
+				minInvertersInterval,
+			),
+		}
 	}
 	if e.EnsembleInterval <= 0 || e.TariffInterval <= 0 {
 		return &ConfigError{Key: "ensemble_interval", Reason: "ensemble_interval and tariff_interval must be positive (defaults 1m and 15m)"}

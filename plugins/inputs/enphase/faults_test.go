@@ -46,15 +46,39 @@ func TestBadBodiesCostOnlyTheirEndpoint(t *testing.T) {
 		kept    string // a measurement that must still be there
 	}{
 		{"T1 production 401 html page", "production.json_details_1", 401, page401, "not allowed for this token", "enphase_production", "enphase_meter"},
-		{"T2 production html with 200", "production.json_details_1", 200, "<!DOCTYPE html><html><body>Please log in</body></html>", "HTML page instead of JSON", "enphase_production", "enphase_meter"},
+		{
+			"T2 production html with 200",
+			"production.json_details_1",
+			200,
+			"<!DOCTYPE html><html><body>Please log in</body></html>",
+			"HTML page instead of JSON",
+			"enphase_production",
+			"enphase_meter",
+		},
 		{"T3 production empty body", "production.json_details_1", 200, "", "empty body", "enphase_production", "enphase_meter"},
 		{"T3 readings not json", "ivp_meters_readings", 200, "Error: 500", "not JSON", "enphase_meter", "enphase_production"},
-		{"T4 production truncated", "production.json_details_1", 200, `{"production":[{"type":"eim","activeCount":1,"measurementType":"production","wNow":12.5,"lines":[{"wNow":`, "bad JSON", "enphase_production", "enphase_meter"},
+		{
+			"T4 production truncated",
+			"production.json_details_1",
+			200,
+			`{"production":[{"type":"eim","activeCount":1,"measurementType":"production","wNow":12.5,"lines":[{"wNow":`,
+			"bad JSON",
+			"enphase_production",
+			"enphase_meter",
+		},
 		{"T4 readings truncated", "ivp_meters_readings", 200, `[{"eid":704643328,"activePower":1`, "bad JSON", "enphase_meter", "enphase_consumption"},
 		{"T5 readings 404 json error", "ivp_meters_readings", 404, `{ "error" : "404 - Not Found" }`, "", "enphase_meter", "enphase_production"},
 		{"T5 readings 200 json error", "ivp_meters_readings", 200, `{"err":"404 - Not Found"}`, "", "enphase_meter", "enphase_production"},
 		{"T1 optional endpoint 401", "ivp_meters_readings", 401, page401, "", "enphase_meter", "enphase_production"},
-		{"T5 gateway error object", "ivp_meters_readings", 200, `{"error":"internal failure"}`, `gateway error "internal failure"`, "enphase_meter", "enphase_production"},
+		{
+			"T5 gateway error object",
+			"ivp_meters_readings",
+			200,
+			`{"error":"internal failure"}`,
+			`gateway error "internal failure"`,
+			"enphase_meter",
+			"enphase_production",
+		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -185,7 +209,11 @@ func TestTokenProblems(t *testing.T) {
 		token   string
 		wantErr string
 	}{
-		{"E4 token for another serial", sim.MintToken("999999999999", "owner", now, now.Add(time.Hour)), "token is for gateway 999999999999 but this gateway's serial is 122301234567"},
+		{
+			"E4 token for another serial",
+			sim.MintToken("999999999999", "owner", now, now.Add(time.Hour)),
+			"token is for gateway 999999999999 but this gateway's serial is 122301234567",
+		},
 		{"A1 expired token", sim.MintToken(sim.Serial(), "owner", now.Add(-48*time.Hour), now.Add(-time.Hour)), "has expired"},
 		{"A6 token the gateway rejects", foreignToken(t, sim.Serial(), now.Add(time.Hour)), "gateway rejected the owner token"},
 	}
@@ -359,7 +387,13 @@ func TestSeriesKeyedBySerial(t *testing.T) {
 	var a, b testutil.Accumulator
 	require.NoError(t, byIP.Gather(&a))
 	require.NoError(t, byName.Gather(&b))
-	testutil.RequireMetricsEqual(t, a.GetTelegrafMetrics(), b.GetTelegrafMetrics(), testutil.SortMetrics(), testutil.IgnoreFields("requests_total", "auth_checks_total"))
+	testutil.RequireMetricsEqual(
+		t,
+		a.GetTelegrafMetrics(),
+		b.GetTelegrafMetrics(),
+		testutil.SortMetrics(),
+		testutil.IgnoreFields("requests_total", "auth_checks_total"),
+	)
 	for _, m := range a.GetTelegrafMetrics() {
 		serial, _ := m.GetTag("serial")
 		require.Equal(t, "122301234567", serial)

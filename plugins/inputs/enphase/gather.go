@@ -188,8 +188,11 @@ func (p *poller) gather(ctx context.Context, acc telegraf.Accumulator, now time.
 	// Firmware 7 and later want a token, which never travels over plain
 	// http: every gather says so, with the fix, rather than one log line.
 	if !p.legacy && p.base.URL.Scheme == "http" {
-		return p.finish(g, fmt.Errorf("the gateway runs firmware %s, which needs a token over https: set url = %q and token_file (see the README, 'Getting a token')",
-			envoy.Quote(info.Firmware), httpsURL(p.base.URL)))
+		return p.finish(
+			g,
+			fmt.Errorf("the gateway runs firmware %s, which needs a token over https: set url = %q and token_file (see the README, 'Getting a token')",
+				envoy.Quote(info.Firmware), httpsURL(p.base.URL)),
+		)
 	}
 	if !p.legacy {
 		if _, err := p.tokens.current(acc, info.Serial, now); err != nil {
@@ -330,7 +333,12 @@ func (p *poller) isDropped(path string, now time.Time) bool {
 // checkSerial refuses a gateway other than the configured one (case E4).
 func (p *poller) checkSerial(info envoy.Info) error {
 	if p.serial != "" && info.Serial != p.serial {
-		return fmt.Errorf("the gateway at %s has serial %s, not the configured serial %s: check url (a DHCP change?) or serial", p.client().Host(), info.Serial, p.serial)
+		return fmt.Errorf(
+			"the gateway at %s has serial %s, not the configured serial %s: check url (a DHCP change?) or serial",
+			p.client().Host(),
+			info.Serial,
+			p.serial,
+		)
 	}
 	return p.sameGateway(info)
 }

@@ -259,8 +259,13 @@ func TestGatewayTextIsCappedR15(t *testing.T) {
 	g := hostile.New(t, demoCapture, map[string]http.Handler{
 		"/info":              hostile.Replace("text/xml", info, string(fw), "<software>D8.2.4345"+strings.Repeat("x", 60<<10)+"</software>"),
 		envoy.PathDeviceData: hostile.Status(http.StatusNotFound),
-		envoy.PathInverters: hostile.Body(http.StatusOK, "application/json",
-			[]byte(fmt.Sprintf(`[{"serialNumber":%q,"lastReportDate":%d,"devType":1,"lastReportWatts":100,"maxReportWatts":300}]`, longSerial, time.Now().Unix()))),
+		envoy.PathInverters: hostile.Body(
+			http.StatusOK,
+			"application/json",
+			[]byte(
+				fmt.Sprintf(`[{"serialNumber":%q,"lastReportDate":%d,"devType":1,"lastReportWatts":100,"maxReportWatts":300}]`, longSerial, time.Now().Unix()),
+			),
+		),
 	})
 	e := hostilePlugin(t, g, nil)
 	var acc testutil.Accumulator

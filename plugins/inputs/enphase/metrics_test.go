@@ -25,7 +25,11 @@ func TestNonFiniteNeverWrittenV9(t *testing.T) {
 		f    fields
 		want fields // nil: no point
 	}{
-		{"V9 one infinite field among others", fields{"power_w": math.Inf(1), "temperature_c": 21.5, "status": "ok"}, fields{"temperature_c": 21.5, "status": "ok"}},
+		{
+			"V9 one infinite field among others",
+			fields{"power_w": math.Inf(1), "temperature_c": 21.5, "status": "ok"},
+			fields{"temperature_c": 21.5, "status": "ok"},
+		},
 		{"V9 only non-finite fields", fields{"power_w": math.Inf(-1), "temperature_c": math.NaN()}, nil},
 		{"V9 integers and strings kept", fields{"devices": int64(3), "state": "idle"}, fields{"devices": int64(3), "state": "idle"}},
 	}
@@ -49,7 +53,13 @@ func TestNonFiniteNeverWrittenV9(t *testing.T) {
 		var acc testutil.Accumulator
 		huge := envoy.Num{V: 1e300, Valid: true}
 		e := mappingPoller(testutil.Logger{Quiet: true})
-		e.addProduction(&acc, "s", envoy.Production{Production: []envoy.Reading{{Type: "inverters", ActiveCount: huge, Values: envoy.Values{WNow: envoy.Num{V: 5, Valid: true}}}}}, 0, now)
+		e.addProduction(
+			&acc,
+			"s",
+			envoy.Production{Production: []envoy.Reading{{Type: "inverters", ActiveCount: huge, Values: envoy.Values{WNow: envoy.Num{V: 5, Valid: true}}}}},
+			0,
+			now,
+		)
 		addACBatteries(&acc, "s", []envoy.Storage{{ActiveCount: huge, WNow: envoy.Num{V: 5, Valid: true}}}, now)
 		if len(acc.Metrics) != 2 {
 			t.Fatalf("got %d points, want 2", len(acc.Metrics))

@@ -25,11 +25,23 @@ func (e *Enphase) checkPinSettings(u *url.URL) error {
 	}
 	switch {
 	case u.Scheme == "http":
-		return &ConfigError{Key: "tls_pin", Reason: fmt.Sprintf("pins the certificate of an https:// url, and url is plain http (firmware before 7 has no certificate): use url = %q or remove tls_pin", httpsURL(u))}
+		return &ConfigError{
+			Key: "tls_pin",
+			Reason: fmt.Sprintf(
+				"pins the certificate of an https:// url, and url is plain http (firmware before 7 has no certificate): use url = %q or remove tls_pin",
+				httpsURL(u),
+			),
+		}
 	case e.InsecureSkipVerify:
-		return &ConfigError{Key: "insecure_skip_verify", Reason: "cannot be combined with tls_pin, which replaces it (the certificate is checked against the pin instead): remove insecure_skip_verify"}
+		return &ConfigError{
+			Key:    "insecure_skip_verify",
+			Reason: "cannot be combined with tls_pin, which replaces it (the certificate is checked against the pin instead): remove insecure_skip_verify",
+		}
 	case e.TLSCA != "":
-		return &ConfigError{Key: "tls_ca", Reason: "cannot be combined with tls_pin, which replaces it (the certificate is checked against the pin instead): remove tls_ca"}
+		return &ConfigError{
+			Key:    "tls_ca",
+			Reason: "cannot be combined with tls_pin, which replaces it (the certificate is checked against the pin instead): remove tls_ca",
+		}
 	}
 	return nil
 }
@@ -46,7 +58,10 @@ func (e *Enphase) initPin(u *url.URL, tlsCfg *tls.Config) error {
 	if strings.EqualFold(setting, certpin.TOFU) {
 		p.File = e.TLSPinFile
 		if p.File == "" && e.TokenFile == "" {
-			return &ConfigError{Key: "tls_pin_file", Reason: "required with tls_pin = \"tofu\" when there is no token_file (the pin is kept beside the token by default): set tls_pin_file = \"/etc/telegraf/enphase/envoy.pin\""}
+			return &ConfigError{
+				Key:    "tls_pin_file",
+				Reason: "required with tls_pin = \"tofu\" when there is no token_file (the pin is kept beside the token by default): set tls_pin_file = \"/etc/telegraf/enphase/envoy.pin\"",
+			}
 		}
 		if p.File == "" {
 			p.File = e.TokenFile + ".pin"
@@ -138,13 +153,25 @@ func (e *Enphase) checkPin(ctx context.Context, accept bool) (PinState, error) {
 	switch {
 	case e.pin == nil:
 		if accept {
-			return st, &ConfigError{Key: "tls_pin", Reason: fmt.Sprintf("not set, so there is nothing to accept: set tls_pin = \"tofu\" (the certificate is then pinned at the first connection) or tls_pin = \"sha256:%s\"", st.Presented.Fingerprint)}
+			return st, &ConfigError{
+				Key: "tls_pin",
+				Reason: fmt.Sprintf(
+					"not set, so there is nothing to accept: set tls_pin = \"tofu\" (the certificate is then pinned at the first connection) or tls_pin = \"sha256:%s\"",
+					st.Presented.Fingerprint,
+				),
+			}
 		}
 		return st, nil
 	case !e.pin.Fixed.IsZero():
 		st.Pinned = &certpin.Record{Fingerprint: e.pin.Fixed}
 		if accept && !st.Match() {
-			return st, &ConfigError{Key: "tls_pin", Reason: fmt.Sprintf("is a fixed fingerprint in the configuration: to accept the presented certificate, set tls_pin = \"sha256:%s\"", st.Presented.Fingerprint)}
+			return st, &ConfigError{
+				Key: "tls_pin",
+				Reason: fmt.Sprintf(
+					"is a fixed fingerprint in the configuration: to accept the presented certificate, set tls_pin = \"sha256:%s\"",
+					st.Presented.Fingerprint,
+				),
+			}
 		}
 		return st, nil
 	}

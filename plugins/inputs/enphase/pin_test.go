@@ -104,7 +104,11 @@ func TestCertificatePinTOFU(t *testing.T) {
 		require.Equal(t, old, m.Pinned)
 		require.Equal(t, renewed, m.Presented)
 		msg := err.Error()
-		require.Contains(t, msg, "the gateway's certificate changed: pinned SHA256 "+old.String()+", presented SHA256 "+renewed.String()+" (pin in "+pinFile+")")
+		require.Contains(
+			t,
+			msg,
+			"the gateway's certificate changed: pinned SHA256 "+old.String()+", presented SHA256 "+renewed.String()+" (pin in "+pinFile+")",
+		)
 		require.Contains(t, msg, "`telegraf-enphase pin --accept --config /etc/telegraf/telegraf.d/enphase.conf` or delete the pin file")
 		require.Contains(t, msg, "Otherwise something is intercepting the connection.")
 		require.NotContains(t, msg, "x509", "the pin's message, not a TLS library error")

@@ -52,8 +52,13 @@ func (p *poller) checkReportTimes(now time.Time, es ...envoy.Epoch) {
 		if skew < 0 {
 			dir, skew = "behind", -skew
 		}
-		p.log.Warnf("%s: report times are %s %s this host's clock, outside the plausible window (before 2000, or over %s ahead): those points carry this host's clock; check the gateway's time (it sets it by NTP) and this host's",
-			p.name(), skew.Round(time.Second), dir, maxReportAhead)
+		p.log.Warnf(
+			"%s: report times are %s %s this host's clock, outside the plausible window (before 2000, or over %s ahead): those points carry this host's clock; check the gateway's time (it sets it by NTP) and this host's",
+			p.name(),
+			skew.Round(time.Second),
+			dir,
+			maxReportAhead,
+		)
 	case !bad && p.state.skewWarned:
 		p.state.skewWarned = false
 		p.log.Infof("%s: report times are plausible again", p.name())

@@ -29,17 +29,67 @@ func TestSecurityConfigErrors(t *testing.T) {
 		wantKey    string
 		wantReason string
 	}{
-		{name: "T7 tls_pin neither tofu nor a fingerprint", set: func(e *Enphase) { e.TLSPin = "md5:00:11" }, wantKey: "tls_pin", wantReason: `is neither "tofu" nor a SHA-256 fingerprint (md5 fingerprints are not supported`},
+		{
+			name:       "T7 tls_pin neither tofu nor a fingerprint",
+			set:        func(e *Enphase) { e.TLSPin = "md5:00:11" },
+			wantKey:    "tls_pin",
+			wantReason: `is neither "tofu" nor a SHA-256 fingerprint (md5 fingerprints are not supported`,
+		},
 		{name: "T7 tls_pin too short", set: func(e *Enphase) { e.TLSPin = "sha256:AB:CD" }, wantKey: "tls_pin", wantReason: "has 4 hex digits"},
-		{name: "T7 tls_pin with insecure_skip_verify", set: func(e *Enphase) { e.TLSPin, e.InsecureSkipVerify = "tofu", true }, wantKey: "insecure_skip_verify", wantReason: "cannot be combined with tls_pin"},
-		{name: "T7 tls_pin with tls_ca", set: func(e *Enphase) { e.TLSPin, e.TLSCA = "sha256:"+fp, "/etc/ssl/envoy.pem" }, wantKey: "tls_ca", wantReason: "remove tls_ca"},
-		{name: "T7 tofu without token_file", set: func(e *Enphase) { e.TLSPin, e.TokenFile, e.Token = "tofu", "", config.NewSecret([]byte(sim.Token())) }, wantKey: "tls_pin_file", wantReason: `required with tls_pin = "tofu" when there is no token_file`},
-		{name: "T7 tls_pin_file with a fixed pin", set: func(e *Enphase) { e.TLSPin, e.TLSPinFile = "sha256:"+fp, "/x.pin" }, wantKey: "tls_pin_file", wantReason: "a fixed fingerprint needs no file"},
-		{name: "T7 tls_pin_file without tls_pin", set: func(e *Enphase) { e.TLSPinFile = "/x.pin" }, wantKey: "tls_pin_file", wantReason: `only used with tls_pin = "tofu"`},
-		{name: "T7 tls_pin with an http url", set: func(e *Enphase) { e.URL, e.TokenFile, e.TLSPin = "http://192.168.1.5", "", "tofu" }, wantKey: "tls_pin", wantReason: `use url = "https://192.168.1.5"`},
-		{name: "T6 http url with token_file", set: func(e *Enphase) { e.URL = "http://192.168.1.5" }, wantKey: "url", wantReason: `http://192.168.1.5 is plain http, which would send the token in clear text: use url = "https://192.168.1.5"`},
-		{name: "T6 http url with port 80 and token_file", set: func(e *Enphase) { e.URL = "http://[fd50::1]:80" }, wantKey: "url", wantReason: `use url = "https://[fd50::1]"`},
-		{name: "T6 http url with another port keeps it", set: func(e *Enphase) { e.URL = "http://192.168.1.5:8080" }, wantKey: "url", wantReason: `use url = "https://192.168.1.5:8080"`},
+		{
+			name:       "T7 tls_pin with insecure_skip_verify",
+			set:        func(e *Enphase) { e.TLSPin, e.InsecureSkipVerify = "tofu", true },
+			wantKey:    "insecure_skip_verify",
+			wantReason: "cannot be combined with tls_pin",
+		},
+		{
+			name:       "T7 tls_pin with tls_ca",
+			set:        func(e *Enphase) { e.TLSPin, e.TLSCA = "sha256:"+fp, "/etc/ssl/envoy.pem" },
+			wantKey:    "tls_ca",
+			wantReason: "remove tls_ca",
+		},
+		{
+			name:       "T7 tofu without token_file",
+			set:        func(e *Enphase) { e.TLSPin, e.TokenFile, e.Token = "tofu", "", config.NewSecret([]byte(sim.Token())) },
+			wantKey:    "tls_pin_file",
+			wantReason: `required with tls_pin = "tofu" when there is no token_file`,
+		},
+		{
+			name:       "T7 tls_pin_file with a fixed pin",
+			set:        func(e *Enphase) { e.TLSPin, e.TLSPinFile = "sha256:"+fp, "/x.pin" },
+			wantKey:    "tls_pin_file",
+			wantReason: "a fixed fingerprint needs no file",
+		},
+		{
+			name:       "T7 tls_pin_file without tls_pin",
+			set:        func(e *Enphase) { e.TLSPinFile = "/x.pin" },
+			wantKey:    "tls_pin_file",
+			wantReason: `only used with tls_pin = "tofu"`,
+		},
+		{
+			name:       "T7 tls_pin with an http url",
+			set:        func(e *Enphase) { e.URL, e.TokenFile, e.TLSPin = "http://192.168.1.5", "", "tofu" },
+			wantKey:    "tls_pin",
+			wantReason: `use url = "https://192.168.1.5"`,
+		},
+		{
+			name:       "T6 http url with token_file",
+			set:        func(e *Enphase) { e.URL = "http://192.168.1.5" },
+			wantKey:    "url",
+			wantReason: `http://192.168.1.5 is plain http, which would send the token in clear text: use url = "https://192.168.1.5"`,
+		},
+		{
+			name:       "T6 http url with port 80 and token_file",
+			set:        func(e *Enphase) { e.URL = "http://[fd50::1]:80" },
+			wantKey:    "url",
+			wantReason: `use url = "https://[fd50::1]"`,
+		},
+		{
+			name:       "T6 http url with another port keeps it",
+			set:        func(e *Enphase) { e.URL = "http://192.168.1.5:8080" },
+			wantKey:    "url",
+			wantReason: `use url = "https://192.168.1.5:8080"`,
+		},
 		{name: "T6 http url with token", set: func(e *Enphase) {
 			e.URL, e.TokenFile, e.Token = "http://192.168.1.5", "", config.NewSecret([]byte(sim.Token()))
 		}, wantKey: "url", wantReason: "clear text"},
@@ -82,7 +132,11 @@ func TestFirmware7OverHTTP(t *testing.T) {
 		var acc testutil.Accumulator
 		err := e.Gather(&acc)
 		require.ErrorIs(t, err, ErrUnreadable, "gather %d", i)
-		require.ErrorContains(t, err, `the gateway runs firmware "D8.2.4345", which needs a token over https: set url = "https://`+srv.Listener.Addr().String()+`" and token_file`)
+		require.ErrorContains(
+			t,
+			err,
+			`the gateway runs firmware "D8.2.4345", which needs a token over https: set url = "https://`+srv.Listener.Addr().String()+`" and token_file`,
+		)
 		fw, ok := field2(acc.GetTelegrafMetrics(), "enphase_gateway", "firmware")
 		require.True(t, ok, "gather %d: enphase_gateway shows the firmware", i)
 		require.Equal(t, "D8.2.4345", fw)
@@ -149,7 +203,9 @@ func TestSecretFilePermissionWarnings(t *testing.T) {
 	}{
 		{name: "0600 in a 0700 directory", dirMode: 0o700, token: 0o600, pw: 0o600, pin: 0o600},
 		{name: "token readable by others", dirMode: 0o700, token: 0o644,
-			want: []string{"token_file DIR/envoy.token has mode 0644: users in its group and other users on this host can read it; fix: chmod 600 DIR/envoy.token"}},
+			want: []string{
+				"token_file DIR/envoy.token has mode 0644: users in its group and other users on this host can read it; fix: chmod 600 DIR/envoy.token",
+			}},
 		{name: "password_file readable by the group", dirMode: 0o700, token: 0o600, pw: 0o640,
 			want: []string{"password_file DIR/password has mode 0640: users in its group can read it; fix: chmod 600 DIR/password"}},
 		{name: "pin file writable by others", dirMode: 0o700, token: 0o600, pin: 0o666,

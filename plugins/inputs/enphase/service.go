@@ -80,7 +80,10 @@ func (s *Service) RenewToken(ctx context.Context, force bool) (renew.Result, err
 	if m != nil && m.renewer == nil && !force {
 		// Nothing due is no failure, credentials or not (issue 14 item 8).
 		if tok, err := s.CheckToken(ctx); err == nil && !renew.DefaultPolicy().Due(tok, time.Now()) {
-			return renew.Result{Token: tok, Reason: fmt.Sprintf("not due (%s); no Enlighten credentials are configured to renew it when it is", tok.Left(time.Now()))}, nil
+			return renew.Result{
+				Token:  tok,
+				Reason: fmt.Sprintf("not due (%s); no Enlighten credentials are configured to renew it when it is", tok.Left(time.Now())),
+			}, nil
 		}
 	}
 	if m == nil || m.renewer == nil {

@@ -188,7 +188,14 @@ func TestSoak(t *testing.T) {
 	}
 	// Memory flat and no goroutine growth: the end within 20% of day 1.
 	require.LessOrEqual(t, float64(heap[len(heap)-1]), 1.2*float64(heap[0]), "heap after day 1 %d B, at the end %d B", heap[0], heap[len(heap)-1])
-	require.LessOrEqual(t, goroutines[len(goroutines)-1], goroutines[0]+2, "goroutines after day 1 %d, at the end %d", goroutines[0], goroutines[len(goroutines)-1])
+	require.LessOrEqual(
+		t,
+		goroutines[len(goroutines)-1],
+		goroutines[0]+2,
+		"goroutines after day 1 %d, at the end %d",
+		goroutines[0],
+		goroutines[len(goroutines)-1],
+	)
 	// Nothing secret in any log line; every field kept its type all week.
 	require.Empty(t, log.secrets, "log lines with a secret")
 	require.Empty(t, acc.badValues, "NaN, Inf or a field that changed type")

@@ -17,7 +17,10 @@ func (e *Enphase) stateFileFor() (func(serial string) string, error) {
 	if e.StateFile != "" {
 		path := e.StateFile
 		if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-			return nil, &ConfigError{Key: "state_file", Reason: fmt.Sprintf("%s is not a regular file: give the path of a file the plugin may create and replace", path)}
+			return nil, &ConfigError{
+				Key:    "state_file",
+				Reason: fmt.Sprintf("%s is not a regular file: give the path of a file the plugin may create and replace", path),
+			}
 		}
 		if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
 			return nil, &ConfigError{Key: "state_file", Reason: fmt.Sprintf("the directory of %s does not exist: create it, writable by Telegraf's user", path)}

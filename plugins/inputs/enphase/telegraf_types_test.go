@@ -58,10 +58,20 @@ func TestTelegrafTypesKeepTheKeys(t *testing.T) {
 		name, set, wantKey, wantReason string
 	}{
 		{name: "tls_ca not PEM", wantKey: "tls_ca", wantReason: "could not parse any PEM certificates"},
-		{name: "tls_ca missing", set: fmt.Sprintf("tls_ca = %q", filepath.Join(dir, "missing.pem")), wantKey: "tls_ca", wantReason: "could not read certificate"},
+		{
+			name:       "tls_ca missing",
+			set:        fmt.Sprintf("tls_ca = %q", filepath.Join(dir, "missing.pem")),
+			wantKey:    "tls_ca",
+			wantReason: "could not read certificate",
+		},
 		{name: "tls_min_version", set: `tls_min_version = "TLS9"`, wantKey: "tls_min_version", wantReason: "TLS9"},
 		{name: "tls_enable false", set: "tls_enable = false", wantKey: "tls_enable", wantReason: "only https"},
-		{name: "cloud_tls_ca not PEM", set: fmt.Sprintf("cloud_tls_ca = %q", notPEM), wantKey: "cloud_tls_ca", wantReason: "could not parse any PEM certificates"},
+		{
+			name:       "cloud_tls_ca not PEM",
+			set:        fmt.Sprintf("cloud_tls_ca = %q", notPEM),
+			wantKey:    "cloud_tls_ca",
+			wantReason: "could not parse any PEM certificates",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -90,7 +90,10 @@ func (e *Enphase) configureTokens(m *tokenManager, check renew.Checker) error {
 	src := &token.FileSource{Path: e.TokenFile}
 	m.source = src
 	if _, err := src.Token(); err != nil && !creds {
-		return &ConfigError{Key: "token_file", Reason: err.Error() + " (paste a token from https://entrez.enphaseenergy.com, or set username and password to have one fetched)"}
+		return &ConfigError{
+			Key:    "token_file",
+			Reason: err.Error() + " (paste a token from https://entrez.enphaseenergy.com, or set username and password to have one fetched)",
+		}
 	}
 	if !creds {
 		if !e.Password.Empty() || e.PasswordFile != "" {
@@ -251,8 +254,17 @@ func (m *tokenManager) notifyRenewal(ctx context.Context, res renew.Result, err 
 	switch {
 	case m.email == nil:
 	case err != nil:
-		m.notify(ctx, fmt.Sprintf("telegraf-enphase: token renewal failed for %s", m.name()),
-			fmt.Sprintf("Renewing the token of %s (%s) failed:\n\n  %v\n\nThe stored token was left as it was and stays in use while it is valid.\nToken file: %s\n", m.name(), m.url, err, m.file))
+		m.notify(
+			ctx,
+			fmt.Sprintf("telegraf-enphase: token renewal failed for %s", m.name()),
+			fmt.Sprintf(
+				"Renewing the token of %s (%s) failed:\n\n  %v\n\nThe stored token was left as it was and stays in use while it is valid.\nToken file: %s\n",
+				m.name(),
+				m.url,
+				err,
+				m.file,
+			),
+		)
 	case res.Renewed && m.email.OnSuccess:
 		m.notify(ctx, fmt.Sprintf("telegraf-enphase: token renewed for %s", m.name()),
 			fmt.Sprintf("The token of %s (%s) was renewed (%s): %s.\n", m.name(), m.url, res.Reason, res.Token))

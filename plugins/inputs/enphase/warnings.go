@@ -19,7 +19,10 @@ func (e *Enphase) warnAddress(u *url.URL) {
 	if err != nil || !ip.Unmap().IsLinkLocalUnicast() {
 		return
 	}
-	e.Log.Warnf("url: %s is a link-local address (169.254.x.x or fe80::), which the gateway picks anew when it restarts: use the address your router reserves for it by DHCP, or envoy.local", ip.WithZone(""))
+	e.Log.Warnf(
+		"url: %s is a link-local address (169.254.x.x or fe80::), which the gateway picks anew when it restarts: use the address your router reserves for it by DHCP, or envoy.local",
+		ip.WithZone(""),
+	)
 }
 
 // warnPermissions warns when a file holding a secret, or the pin, can be
@@ -62,8 +65,13 @@ func (e *Enphase) warnInlineSecrets() {
 	if len(inline) == 0 {
 		return
 	}
-	e.Log.Warnf("%s has mode %04o: every user on this host can read the %s it holds; fix: chmod 640 %s (and chgrp telegraf), or move it out of the file (password_file, token_file)",
-		e.configFile, fi.Mode().Perm(), strings.Join(inline, " and "), e.configFile)
+	e.Log.Warnf(
+		"%s has mode %04o: every user on this host can read the %s it holds; fix: chmod 640 %s (and chgrp telegraf), or move it out of the file (password_file, token_file)",
+		e.configFile,
+		fi.Mode().Perm(),
+		strings.Join(inline, " and "),
+		e.configFile,
+	)
 }
 
 // fromEnvironment reports whether every value of key in the file is a
