@@ -171,7 +171,8 @@ func TestConfigErrors(t *testing.T) {
 		},
 		{
 			"second table bad",
-			"[[inputs.enphase]]\n  url = \"envoy.local\"\n  token_file = \"" + tok + "\"\n[[inputs.enphase]]\n  url = \"http://[fd50::1\"\n  token_file = \"" + tok + "\"\n",
+			"[[inputs.enphase]]\n  url = \"envoy.local\"\n  token_file = \"" + tok + "\"\n" +
+				"[[inputs.enphase]]\n  url = \"http://[fd50::1\"\n  token_file = \"" + tok + "\"\n",
 			`:4: [[inputs.enphase]] #2: url:`,
 		},
 		{"no table", "# nothing\n", `no [[inputs.enphase]] table`},

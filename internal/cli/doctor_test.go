@@ -67,7 +67,8 @@ func (r *doctorRig) write(t *testing.T, s doctorSettings) {
 		s.pin = `tls_pin = "tofu"`
 	}
 	conf := fmt.Sprintf(
-		"[[inputs.enphase]]\n  url = %q\n  token_file = %q\n  %s\n  username = %q\n  password_file = %q\n  enlighten_url = %q\n  entrez_url = %q\n  cloud_tls_ca = %q\n  %s\n",
+		"[[inputs.enphase]]\n  url = %q\n  token_file = %q\n  %s\n  username = %q\n  password_file = %q\n"+
+			"  enlighten_url = %q\n  entrez_url = %q\n  cloud_tls_ca = %q\n  %s\n",
 		s.url,
 		r.tok,
 		s.pin,

@@ -70,13 +70,15 @@ func printPin(env Env, e *enphase.Enphase, st enphase.PinState) {
 	case st.File == "":
 		fmt.Fprintf(
 			&b,
-			"  match:     NO: the gateway's certificate changed. If the gateway renewed it (about once a year), set tls_pin = \"sha256:%s\"; otherwise something is intercepting the connection\n",
+			"  match:     NO: the gateway's certificate changed. If the gateway renewed it (about once a year), set tls_pin = \"sha256:%s\"; "+
+				"otherwise something is intercepting the connection\n",
 			p.Fingerprint,
 		)
 	default:
 		fmt.Fprintf(
 			&b,
-			"  match:     NO: the gateway's certificate changed. If the gateway renewed it (about once a year), accept it with --accept; otherwise something is intercepting the connection\n",
+			"  match:     NO: the gateway's certificate changed. If the gateway renewed it (about once a year), accept it with --accept; "+
+				"otherwise something is intercepting the connection\n",
 		)
 	}
 	fmt.Fprint(env.Stdout, b.String())

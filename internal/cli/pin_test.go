@@ -140,7 +140,8 @@ func TestPinCommandRefusals(t *testing.T) {
 		{name: "T7 --accept with a fixed pin that differs", conf: func(t *testing.T) string {
 			c, _ := pinConfig(t, g, `tls_pin = "sha256:`+certpin.Of([]byte("x")).String()+`"`)
 			return c
-		}, args: []string{"--accept"}, wantCode: exitFail, wantError: `tls_pin: is a fixed fingerprint in the configuration: to accept the presented certificate, set tls_pin = "sha256:` + fp + `"`},
+		}, args: []string{"--accept"}, wantCode: exitFail,
+			wantError: `tls_pin: is a fixed fingerprint in the configuration: to accept the presented certificate, set tls_pin = "sha256:` + fp + `"`},
 		{name: "T7 --accept with two gateways", conf: func(t *testing.T) string {
 			other := g // the same simulator by another name: two tables for one url are refused (R12)
 			other.url = strings.Replace(g.url, "127.0.0.1", "localhost", 1)

@@ -84,7 +84,8 @@ func TestInlineSecretInReadableConfigWarns(t *testing.T) {
 				pw = "password_file = \"" + pf + "\""
 			}
 			conf := filepath.Join(dir, "enphase.conf")
-			body := "[[inputs.enphase]]\n  url = \"" + g.url + "\"\n  token_file = \"" + tok + "\"\n  insecure_skip_verify = true\n  username = \"a@example.com\"\n  " + pw + "\n"
+			body := "[[inputs.enphase]]\n  url = \"" + g.url + "\"\n  token_file = \"" + tok + "\"\n" +
+				"  insecure_skip_verify = true\n  username = \"a@example.com\"\n  " + pw + "\n"
 			require.NoError(t, os.WriteFile(conf, []byte(body), 0o600))
 			require.NoError(t, os.Chmod(conf, tt.mode))
 			code, _, stderr := runMain("token", "show", "--config", conf)

@@ -124,7 +124,8 @@ func TestDigestRFC2617Example(t *testing.T) {
 	// RFC 2617 section 3.5, word for word (order and quoting included).
 	require.Equal(
 		t,
-		`Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41"`,
+		`Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", `+
+			`qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41"`,
 		h,
 	)
 
@@ -144,7 +145,8 @@ func TestDigestRFC2617Example(t *testing.T) {
 	h = ch.Authorization("Mufasa", "CircleOfLife", "GET", "/dir/index.html", 1, "ignored")
 	require.Equal(
 		t,
-		`Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", response="1949323746fe6a43ef61f9606e7febea"`,
+		`Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", `+
+			`response="1949323746fe6a43ef61f9606e7febea"`,
 		h,
 	)
 

@@ -31,6 +31,9 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/influxdata/telegraf/config"
+	common_tls "github.com/influxdata/telegraf/plugins/common/tls"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/tlsclient"
 )
 
 // DefaultTimeout bounds one whole Send (connect, TLS, AUTH, transfer) when
@@ -102,7 +105,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.TLSCA != "" {
-		if _, err := loadCA(c.TLSCA); err != nil {
+		if _, err := c.tlsConfig("localhost"); err != nil {
 			return err
 		}
 	}
@@ -242,26 +245,12 @@ func (c *Config) password() (string, error) {
 	return pw, nil
 }
 
-func loadCA(path string) (*x509.CertPool, error) {
-	b, err := os.ReadFile(path)
+// tlsConfig is the TLS to the mail server: Telegraf's own loader reads
+// tls_ca, as it does for the gateway's and the cloud's.
+func (c *Config) tlsConfig(host string) (*tls.Config, error) {
+	cfg, err := tlsclient.Config(&common_tls.ClientConfig{TLSCA: c.TLSCA, ServerName: host})
 	if err != nil {
 		return nil, fmt.Errorf(keyPrefix+"tls_ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(b) {
-		return nil, fmt.Errorf(keyPrefix+"tls_ca: no PEM certificate in %s", path)
-	}
-	return pool, nil
-}
-
-func (c *Config) tlsConfig(host string) (*tls.Config, error) {
-	cfg := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	if c.TLSCA != "" {
-		pool, err := loadCA(c.TLSCA)
-		if err != nil {
-			return nil, err
-		}
-		cfg.RootCAs = pool
 	}
 	return cfg, nil
 }

@@ -832,7 +832,7 @@ func TestValidate(t *testing.T) {
 		{"empty password file", func(c *Config) { c.Password, c.PasswordFile = "", empty }, "email.password_file: "},
 		{"clear text auth", func(c *Config) { c.StartTLS = boolp(false) }, "email.starttls: "},
 		{"missing ca", func(c *Config) { c.TLSCA = filepath.Join(dir, "nope.pem") }, "email.tls_ca: "},
-		{"ca not pem", func(c *Config) { c.TLSCA = notPEM }, "email.tls_ca: no PEM certificate"},
+		{"ca not pem", func(c *Config) { c.TLSCA = notPEM }, "email.tls_ca: \"" + notPEM + "\" holds no PEM certificate"},
 		{"negative timeout", func(c *Config) { c.Timeout = config.Duration(-time.Second) }, "email.timeout: "},
 	}
 	for _, tc := range cases {

@@ -321,7 +321,8 @@ func (r *Renewer) checkClock(t token.Token, now time.Time) {
 	}
 	r.Warn(
 		fmt.Sprintf(
-			"this host's clock is about %s %s Enphase's cloud (a token minted just now says it was issued at %s): set the clock right (NTP); renewal is timed by the token's own lifetime meanwhile",
+			"this host's clock is about %s %s Enphase's cloud (a token minted just now says it was issued at %s): "+
+				"set the clock right (NTP); renewal is timed by the token's own lifetime meanwhile",
 			skew.Round(time.Minute),
 			way,
 			t.IssuedAt.UTC().Format(time.RFC3339),

@@ -262,7 +262,8 @@ func TestBackoffWithoutUsableToken(t *testing.T) {
 		want []time.Duration
 	}{
 		{"outage", outage{}, []time.Duration{5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 15 * time.Minute}},
-		{"refused account", errors.New("Enlighten rejected the e-mail or password"), []time.Duration{5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute}},
+		{"refused account", errors.New("Enlighten rejected the e-mail or password"),
+			[]time.Duration{5 * time.Minute, 10 * time.Minute, 20 * time.Minute, 40 * time.Minute}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			old := mk(t, serial, "owner", now.Add(-10*24*time.Hour), now.Add(300*24*time.Hour))

@@ -142,7 +142,10 @@ func largeSite(b *testing.B, n int) site {
 	for path, v := range map[string]any{
 		envoy.PathProduction: prod, envoy.PathMeters: meters, envoy.PathMeterReadings: readings, envoy.PathInverters: invs,
 		envoy.PathDeviceData: devices, envoy.PathEnsembleInventory: inventory, envoy.PathEnsemblePower: map[string]any{"devices:": power},
-		envoy.PathEnsembleSecCtrl: map[string]any{"ENC_agg_soc": 81, "ENC_agg_avail_energy": 10900, "ENC_agg_backup_energy": 3000, "Enc_max_available_capacity": 13440, "agg_soc": 81, "Max_energy": 13440},
+		envoy.PathEnsembleSecCtrl: map[string]any{
+			"ENC_agg_soc": 81, "ENC_agg_avail_energy": 10900, "ENC_agg_backup_energy": 3000,
+			"Enc_max_available_capacity": 13440, "agg_soc": 81, "Max_energy": 13440,
+		},
 	} {
 		body, err := json.Marshal(v)
 		if err != nil {

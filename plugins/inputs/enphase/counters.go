@@ -154,7 +154,8 @@ func (p *poller) loadCounters(serial string) {
 		}
 	}
 	p.log.Warnf(
-		"%s: state_file %s cannot be used (%v): lifetime counters start afresh (wraps are found again from the gateway's own total where it has one); the file is replaced at the next save",
+		"%s: state_file %s cannot be used (%v): lifetime counters start afresh "+
+			"(wraps are found again from the gateway's own total where it has one); the file is replaced at the next save",
 		p.name(),
 		c.path,
 		err,
@@ -214,7 +215,8 @@ func (p *poller) saveCounters(now time.Time, force bool) {
 	if err != nil {
 		if !c.failing {
 			p.log.Warnf(
-				"%s: cannot save the lifetime counters to %s (%v): a restart would lose their wrap and reset corrections; make the directory writable by Telegraf's user or set state_file",
+				"%s: cannot save the lifetime counters to %s (%v): a restart would lose their wrap and reset corrections; "+
+					"make the directory writable by Telegraf's user or set state_file",
 				p.name(),
 				c.path,
 				err,

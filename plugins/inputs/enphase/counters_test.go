@@ -73,7 +73,8 @@ func TestInverterLifetimeWrap(t *testing.T) {
 func TestTotalConsumptionRepair(t *testing.T) {
 	eim := func(mt string, w, wh float64) string {
 		return fmt.Sprintf(
-			`{"type":"eim","activeCount":1,"measurementType":%q,"wNow":%v,"whLifetime":%v,"whToday":%v,"lines":[{"wNow":%v,"whLifetime":%v},{"wNow":%v,"whLifetime":%v}]}`,
+			`{"type":"eim","activeCount":1,"measurementType":%q,"wNow":%v,"whLifetime":%v,"whToday":%v,`+
+				`"lines":[{"wNow":%v,"whLifetime":%v},{"wNow":%v,"whLifetime":%v}]}`,
 			mt,
 			w,
 			wh,
@@ -103,7 +104,8 @@ func TestTotalConsumptionRepair(t *testing.T) {
 // TestDoubledSplitPhaseAggregate covers V3: an aggregate reported as twice
 // the sum of its phases is replaced by that sum.
 func TestDoubledSplitPhaseAggregate(t *testing.T) {
-	doubled := `{"production":[{"type":"eim","activeCount":1,"measurementType":"production","wNow":4000,"whLifetime":20000000,"lines":[{"wNow":1000,"whLifetime":5000000},{"wNow":1000,"whLifetime":5000000}]}]}`
+	doubled := `{"production":[{"type":"eim","activeCount":1,"measurementType":"production","wNow":4000,"whLifetime":20000000,` +
+		`"lines":[{"wNow":1000,"whLifetime":5000000},{"wNow":1000,"whLifetime":5000000}]}]}`
 	got, _ := series(t, []string{doubled}, "enphase_production", map[string]string{"source": "ct", "phase": "total"}, "power_w")
 	require.Equal(t, 2000.0, got[0])
 	got, _ = series(t, []string{doubled}, "enphase_production", map[string]string{"source": "ct", "phase": "total"}, "energy_lifetime_wh")
@@ -116,7 +118,8 @@ func TestDoubledSplitPhaseAggregate(t *testing.T) {
 func TestFlappingActiveCount(t *testing.T) {
 	mk := func(active int) string {
 		return fmt.Sprintf(
-			`{"production":[{"type":"inverters","activeCount":12,"wNow":2869,"whLifetime":14086412},{"type":"eim","activeCount":%d,"measurementType":"production","wNow":2900.2,"whLifetime":14213068.0}]}`,
+			`{"production":[{"type":"inverters","activeCount":12,"wNow":2869,"whLifetime":14086412},`+
+				`{"type":"eim","activeCount":%d,"measurementType":"production","wNow":2900.2,"whLifetime":14213068.0}]}`,
 			active,
 		)
 	}

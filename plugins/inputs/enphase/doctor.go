@@ -17,6 +17,7 @@ import (
 	"github.com/telegraf-enphase/telegraf-enphase/internal/certpin"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/renew"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/tlsclient"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
 )
 
@@ -141,7 +142,7 @@ func (s *Service) PingCloud(ctx context.Context) (string, error) {
 	e := s.e
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
 	if e.CloudTLSCA != "" {
-		c, err := (&common_tls.ClientConfig{TLSCA: e.CloudTLSCA}).TLSConfig()
+		c, err := tlsclient.Config(&common_tls.ClientConfig{TLSCA: e.CloudTLSCA})
 		if err != nil {
 			return "", &ConfigError{Key: "cloud_tls_ca", Reason: err.Error()}
 		}

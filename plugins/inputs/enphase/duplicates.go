@@ -63,7 +63,8 @@ func (p *poller) sameGateway(info envoy.Info) error {
 		return nil
 	}
 	return fmt.Errorf(
-		"the gateway at %s answered as serial %s, but as %s before: two gateways behind one address (envoy.local on a site with two?); set url to each gateway's own IP address, or restart if the gateway was replaced",
+		"the gateway at %s answered as serial %s, but as %s before: two gateways behind one address (envoy.local on a site with two?); "+
+			"set url to each gateway's own IP address, or restart if the gateway was replaced",
 		p.client().Host(),
 		info.Serial,
 		p.state.info.Serial,

@@ -26,7 +26,8 @@ func TestDuplicateGatewaysRefusedR2R12(t *testing.T) {
 	other := filepath.Join(dir, "other.token")
 	require.NoError(t, os.WriteFile(other, []byte(g.Token()+"\n"), 0o600))
 	for _, tc := range []struct{ name, second, want string }{
-		{"R2 same token_file", strings.Replace(table, g.URL, "https://127.0.0.2:1", 1), fmt.Sprintf("token_file %q is also the token_file of [[inputs.enphase]] #1 at ", tok)},
+		{"R2 same token_file", strings.Replace(table, g.URL, "https://127.0.0.2:1", 1),
+			fmt.Sprintf("token_file %q is also the token_file of [[inputs.enphase]] #1 at ", tok)},
 		{"R12 same url", strings.Replace(table, tok, other, 1), "url \"127.0.0.1:"},
 		{"R12 same url, other case", strings.Replace(strings.Replace(table, tok, other, 1), "https://", "HTTPS://", 1), "is also the url of [[inputs.enphase]] #1"},
 		{"R12 same serial", strings.Replace(strings.Replace(table, tok, other, 1), g.URL, "https://127.0.0.2:1", 1) + "  serial = \"" + g.Serial + "\"\n",

@@ -26,6 +26,7 @@ import (
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/mail"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/renew"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/tlsclient"
 )
 
 //go:embed sample.conf
@@ -150,7 +151,8 @@ func (e *Enphase) Init() error {
 		return &ConfigError{
 			Key: "url",
 			Reason: fmt.Sprintf(
-				"%s is plain http, which would send the token in clear text: use url = %q (firmware 7 and later speak only https; firmware before 7 takes no token_file, token or username)",
+				"%s is plain http, which would send the token in clear text: use url = %q "+
+					"(firmware 7 and later speak only https; firmware before 7 takes no token_file, token or username)",
 				u,
 				httpsURL(u),
 			),
@@ -259,13 +261,10 @@ func (e *Enphase) tlsConfig() (*tls.Config, error) {
 		return nil, &ConfigError{Key: "tls_enable",
 			Reason: "cannot be false: firmware 7 and later speak only https (an http:// url reads firmware before 7 without TLS): remove tls_enable"}
 	}
-	cfg, err := e.ClientConfig.TLSConfig()
+	// Nothing set: the system's roots verify the certificate.
+	cfg, err := tlsclient.Config(&e.ClientConfig)
 	if err != nil {
 		return nil, &ConfigError{Key: e.tlsKey(err), Reason: err.Error()}
-	}
-	if cfg == nil {
-		// Nothing set: the system's roots verify the certificate.
-		cfg = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
 	return cfg, nil
 }

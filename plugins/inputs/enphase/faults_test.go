@@ -21,7 +21,8 @@ import (
 
 // Each test names the case ids (docs/field-cases.md) it covers.
 
-const page401 = `<html><head><title>401 Authorization Required</title></head><body><h1>401 Authorization Required</h1><script>window.location.href="/login.html";</script></body></html>`
+const page401 = `<html><head><title>401 Authorization Required</title></head><body><h1>401 Authorization Required</h1>` +
+	`<script>window.location.href="/login.html";</script></body></html>`
 
 func errorStrings(acc *testutil.Accumulator) string {
 	var b strings.Builder

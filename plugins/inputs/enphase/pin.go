@@ -59,8 +59,9 @@ func (e *Enphase) initPin(u *url.URL, tlsCfg *tls.Config) error {
 		p.File = e.TLSPinFile
 		if p.File == "" && e.TokenFile == "" {
 			return &ConfigError{
-				Key:    "tls_pin_file",
-				Reason: "required with tls_pin = \"tofu\" when there is no token_file (the pin is kept beside the token by default): set tls_pin_file = \"/etc/telegraf/enphase/envoy.pin\"",
+				Key: "tls_pin_file",
+				Reason: "required with tls_pin = \"tofu\" when there is no token_file (the pin is kept beside the token by default): " +
+					"set tls_pin_file = \"/etc/telegraf/enphase/envoy.pin\"",
 			}
 		}
 		if p.File == "" {
@@ -73,7 +74,10 @@ func (e *Enphase) initPin(u *url.URL, tlsCfg *tls.Config) error {
 	} else {
 		fp, err := certpin.ParseFingerprint(setting)
 		if err != nil {
-			return &ConfigError{Key: "tls_pin", Reason: fmt.Sprintf("%q is neither \"tofu\" nor a SHA-256 fingerprint (%v): use tls_pin = \"tofu\", or \"sha256:\" and the fingerprint `telegraf-enphase pin --config FILE` prints", setting, err)}
+			return &ConfigError{Key: "tls_pin", Reason: fmt.Sprintf(
+				"%q is neither \"tofu\" nor a SHA-256 fingerprint (%v): use tls_pin = \"tofu\", "+
+					"or \"sha256:\" and the fingerprint `telegraf-enphase pin --config FILE` prints",
+				setting, err)}
 		}
 		if e.TLSPinFile != "" {
 			return &ConfigError{Key: "tls_pin_file", Reason: "only used with tls_pin = \"tofu\"; a fixed fingerprint needs no file: remove tls_pin_file"}

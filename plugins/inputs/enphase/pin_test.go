@@ -165,7 +165,9 @@ func TestCertificatePinFixed(t *testing.T) {
 		{name: "T7 no colons, lower case", pin: "sha256:" + strings.ToLower(strings.ReplaceAll(fp.String(), ":", ""))},
 		{name: "T7 as pin prints it", pin: "SHA256 " + fp.String()},
 		{name: "T7 another certificate", pin: "sha256:" + other.String(),
-			wantErr: "the gateway's certificate changed: pinned SHA256 " + other.String() + " (tls_pin), presented SHA256 " + fp.String() + ". Gateways renew their self-signed certificate about once a year; if that is what happened, accept the new one with tls_pin = \"sha256:" + fp.String() + "\""},
+			wantErr: "the gateway's certificate changed: pinned SHA256 " + other.String() + " (tls_pin), presented SHA256 " + fp.String() +
+				". Gateways renew their self-signed certificate about once a year; if that is what happened, " +
+				"accept the new one with tls_pin = \"sha256:" + fp.String() + "\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -53,7 +53,8 @@ func (p *poller) checkReportTimes(now time.Time, es ...envoy.Epoch) {
 			dir, skew = "behind", -skew
 		}
 		p.log.Warnf(
-			"%s: report times are %s %s this host's clock, outside the plausible window (before 2000, or over %s ahead): those points carry this host's clock; check the gateway's time (it sets it by NTP) and this host's",
+			"%s: report times are %s %s this host's clock, outside the plausible window (before 2000, or over %s ahead): "+
+				"those points carry this host's clock; check the gateway's time (it sets it by NTP) and this host's",
 			p.name(),
 			skew.Round(time.Second),
 			dir,

@@ -94,7 +94,8 @@ func TestStorageCTAndPhaseEnergy(t *testing.T) {
 	 {"eid":704643584,"state":"enabled","measurementType":"net-consumption","phaseMode":"split","phaseCount":2,"meteringStatus":"normal","statusFlags":[]},
 	 {"eid":704643840,"state":"enabled","measurementType":"storage","phaseMode":"split","phaseCount":2,"meteringStatus":"normal","statusFlags":[]}]`
 	readings := string(demo["ivp_meters_readings"].Data)
-	storage := `{"eid":704643840,"timestamp":1785603647,"actEnergyDlvd":812345.5,"actEnergyRcvd":901234.25,"activePower":-1250.5,"voltage":242.3,"current":10.3,"freq":60.0,
+	storage := `{"eid":704643840,"timestamp":1785603647,"actEnergyDlvd":812345.5,"actEnergyRcvd":901234.25,` +
+		`"activePower":-1250.5,"voltage":242.3,"current":10.3,"freq":60.0,
 	 "channels":[{"actEnergyDlvd":406172.75,"actEnergyRcvd":450617.125,"activePower":-625.25,"voltage":121.4,"current":5.15,"freq":60.0},
 	             {"actEnergyDlvd":406172.75,"actEnergyRcvd":450617.125,"activePower":-625.25,"voltage":120.9,"current":5.15,"freq":60.0},
 	             {"actEnergyDlvd":0.0,"actEnergyRcvd":0.0,"activePower":0.0,"voltage":0.0,"current":0.0,"freq":60.0}]}`

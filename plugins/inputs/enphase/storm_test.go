@@ -72,7 +72,8 @@ func TestRenewalStormBoundedR1(t *testing.T) {
 	}{
 		// A fresh 12-hour token has 9 h left by our clock: due for a
 		// margin of 11 h, unless "due" is judged by the token's own life.
-		{"host clock 3h ahead, margin 11h", envoysim.Cloud{Role: "installer", Lifetime: 12 * time.Hour}, 3 * time.Hour, 11 * time.Hour, 24, 5 * time.Minute, renew.MaxLoginsPerDay},
+		{"host clock 3h ahead, margin 11h", envoysim.Cloud{Role: "installer", Lifetime: 12 * time.Hour},
+			3 * time.Hour, 11 * time.Hour, 24, 5 * time.Minute, renew.MaxLoginsPerDay},
 		{"cloud mints expired tokens", envoysim.Cloud{Role: "installer", Lifetime: 12 * time.Hour, Expired: true}, 0, time.Hour, 3, 30 * time.Second, 9},
 		{"cloud mints 2-minute tokens", envoysim.Cloud{Role: "installer", Lifetime: 2 * time.Minute}, 0, time.Hour, 3, 30 * time.Second, 9},
 		{"host clock 11h30m ahead", envoysim.Cloud{Role: "installer", Lifetime: 12 * time.Hour}, 11*time.Hour + 30*time.Minute, time.Hour, 3, 30 * time.Second, 9},

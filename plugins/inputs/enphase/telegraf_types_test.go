@@ -57,7 +57,7 @@ func TestTelegrafTypesKeepTheKeys(t *testing.T) {
 	tests := []struct {
 		name, set, wantKey, wantReason string
 	}{
-		{name: "tls_ca not PEM", wantKey: "tls_ca", wantReason: "could not parse any PEM certificates"},
+		{name: "tls_ca not PEM", wantKey: "tls_ca", wantReason: "holds no PEM certificate"},
 		{
 			name:       "tls_ca missing",
 			set:        fmt.Sprintf("tls_ca = %q", filepath.Join(dir, "missing.pem")),
@@ -70,7 +70,7 @@ func TestTelegrafTypesKeepTheKeys(t *testing.T) {
 			name:       "cloud_tls_ca not PEM",
 			set:        fmt.Sprintf("cloud_tls_ca = %q", notPEM),
 			wantKey:    "cloud_tls_ca",
-			wantReason: "could not parse any PEM certificates",
+			wantReason: "holds no PEM certificate",
 		},
 	}
 	for _, tt := range tests {

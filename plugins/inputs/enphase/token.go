@@ -18,6 +18,7 @@ import (
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/mail"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/renew"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/tlsclient"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/token"
 )
 
@@ -108,7 +109,7 @@ func (e *Enphase) configureTokens(m *tokenManager, check renew.Checker) error {
 	cloudCfg := enlighten.Config{EnlightenURL: e.EnlightenURL, EntrezURL: e.EntrezURL, Now: e.now}
 	if e.CloudTLSCA != "" {
 		// Telegraf's loader, as for tls_ca.
-		cfg, err := (&common_tls.ClientConfig{TLSCA: e.CloudTLSCA}).TLSConfig()
+		cfg, err := tlsclient.Config(&common_tls.ClientConfig{TLSCA: e.CloudTLSCA})
 		if err != nil {
 			return &ConfigError{Key: "cloud_tls_ca", Reason: err.Error()}
 		}

@@ -20,7 +20,8 @@ func (e *Enphase) warnAddress(u *url.URL) {
 		return
 	}
 	e.Log.Warnf(
-		"url: %s is a link-local address (169.254.x.x or fe80::), which the gateway picks anew when it restarts: use the address your router reserves for it by DHCP, or envoy.local",
+		"url: %s is a link-local address (169.254.x.x or fe80::), which the gateway picks anew when it restarts: "+
+			"use the address your router reserves for it by DHCP, or envoy.local",
 		ip.WithZone(""),
 	)
 }
@@ -66,7 +67,8 @@ func (e *Enphase) warnInlineSecrets() {
 		return
 	}
 	e.Log.Warnf(
-		"%s has mode %04o: every user on this host can read the %s it holds; fix: chmod 640 %s (and chgrp telegraf), or move it out of the file (password_file, token_file)",
+		"%s has mode %04o: every user on this host can read the %s it holds; "+
+			"fix: chmod 640 %s (and chgrp telegraf), or move it out of the file (password_file, token_file)",
 		e.configFile,
 		fi.Mode().Perm(),
 		strings.Join(inline, " and "),
