@@ -393,7 +393,9 @@ func TestTelegrafIntoInfluxDB(t *testing.T) {
 		// The battery gateway, gathered by the same process at the same pace.
 		other := fmt.Sprintf(`"serial" = '%s'`, batt.Serial())
 		require.InDelta(t, n, db.scalar(t, `SELECT count("requests") FROM "enphase_gateway" WHERE `+other).(float64), 1)
-		require.Len(t, db.query(t, `SELECT last("soc_percent") FROM "enphase_battery" WHERE `+other+` GROUP BY "device_serial"`), 3)
+		// Three IQ Batteries and one AC Battery, each its own series.
+		require.Len(t, db.query(t, `SELECT last("soc_percent") FROM "enphase_battery" WHERE `+other+` AND "type" = 'encharge' GROUP BY "device_serial"`), 3)
+		require.Len(t, db.query(t, `SELECT last("soc_percent") FROM "enphase_battery" WHERE `+other+` AND "type" = 'acb' GROUP BY "device_serial"`), 1)
 	})
 
 	t.Run("values match the capture", func(t *testing.T) {
