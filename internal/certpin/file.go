@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/smallfile"
 )
 
 // How a pin came to be, as recorded in the pin file.
@@ -72,21 +73,14 @@ const maxFileSize = 64 << 10
 // readBounded reads a pin file that must be a regular file of at most
 // maxFileSize bytes, so a FIFO or a device in its place is refused at once.
 func readBounded(path string) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file (%v)", fi.Mode().Type())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
-	if err == nil && len(b) > maxFileSize {
-		err = fmt.Errorf("larger than %d KiB", maxFileSize>>10)
+	b, err := smallfile.Read(path, maxFileSize)
+	var notRegular *smallfile.NotRegularError
+	var tooBig *smallfile.TooLargeError
+	switch {
+	case errors.As(err, &notRegular):
+		return nil, fmt.Errorf("not a regular file (%s)", notRegular.Kind)
+	case errors.As(err, &tooBig):
+		return nil, fmt.Errorf("larger than %d KiB", maxFileSize>>10)
 	}
 	return b, err
 }

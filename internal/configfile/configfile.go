@@ -11,16 +11,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
 	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/smallfile"
 )
 
 // Table is one decoded [[inputs.<name>]] table.
@@ -52,47 +50,16 @@ func Load[T any](path, input string, newValue func() T) ([]Table[T], error) {
 // regular file (a FIFO, /dev/zero, a directory) is refused before a byte is
 // read, so a wrong path can never block the start or read forever (R10).
 func readFile(path string) ([]byte, error) {
-	// O_NONBLOCK: opening a FIFO would otherwise wait for a writer.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s): give the path of the plugin's config file", path, fileKind(fi.Mode()))
-	}
-	if fi.Size() > MaxSize {
-		return nil, tooLarge(path, "")
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxSize { // grew since the Stat
-		return nil, tooLarge(path, "")
-	}
-	return data, nil
-}
-
-// fileKind names the type of a file that is not a regular one.
-func fileKind(m fs.FileMode) string {
+	data, err := smallfile.Read(path, MaxSize)
+	var notRegular *smallfile.NotRegularError
+	var tooBig *smallfile.TooLargeError
 	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
+	case errors.As(err, &notRegular):
+		return nil, fmt.Errorf("%s: not a regular file (%s): give the path of the plugin's config file", path, notRegular.Kind)
+	case errors.As(err, &tooBig):
+		return nil, tooLarge(path, "")
 	}
-	return "type " + m.Type().String()
+	return data, err
 }
 
 // Parse is Load on bytes; name is used in messages.

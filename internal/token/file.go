@@ -3,12 +3,12 @@ package token
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/fileperm"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/smallfile"
 )
 
 // MaxFileSize bounds a token file: a JWT is under 8 KiB, so anything far
@@ -20,45 +20,18 @@ const MaxFileSize = 64 << 10
 // MaxFileSize, so that reading it never blocks or runs forever. A permission
 // error names the chown that fixes it.
 func readTokenFile(path string) ([]byte, error) {
-	f, err := openForRead(path)
-	if err != nil {
+	b, err := smallfile.Read(path, MaxFileSize)
+	var notRegular *smallfile.NotRegularError
+	var tooBig *smallfile.TooLargeError
+	switch {
+	case errors.As(err, &notRegular):
+		return nil, fmt.Errorf("%s is not a regular file (%s): token_file must name a file holding the JWT", path, notRegular.Kind)
+	case errors.As(err, &tooBig):
+		return nil, fmt.Errorf("%s is %d bytes, and a token is under 8 KiB: token_file must name a file holding only the JWT", path, tooBig.Size)
+	case err != nil:
 		return nil, withChownHint(path, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s): token_file must name a file holding the JWT", path, fileType(fi.Mode()))
-	}
-	if fi.Size() > MaxFileSize {
-		return nil, fmt.Errorf("%s is %d bytes, and a token is under 8 KiB: token_file must name a file holding only the JWT", path, fi.Size())
-	}
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > MaxFileSize {
-		return nil, fmt.Errorf("%s grew past %d bytes while being read: token_file must name a file holding only the JWT", path, MaxFileSize)
-	}
 	return b, nil
-}
-
-func fileType(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&fs.ModeCharDevice != 0:
-		return "a character device"
-	case m&fs.ModeDevice != 0:
-		return "a device"
-	case m&fs.ModeSocket != 0:
-		return "a socket"
-	case m.IsDir():
-		return "a directory"
-	}
-	return m.Type().String()
 }
 
 // withChownHint adds, to a permission error on path, the command that gives
@@ -91,7 +64,7 @@ func (s Store) target() (string, error) {
 		return "", fmt.Errorf("token_file %s is a symbolic link that does not resolve (%w): point token_file at the file itself", s.Path, err)
 	}
 	if rfi, err := os.Stat(real); err == nil && !rfi.Mode().IsRegular() {
-		return "", fmt.Errorf("token_file %s links to %s, which is not a regular file (%s)", s.Path, real, fileType(rfi.Mode()))
+		return "", fmt.Errorf("token_file %s links to %s, which is not a regular file (%s)", s.Path, real, smallfile.Kind(rfi.Mode()))
 	}
 	return real, nil
 }

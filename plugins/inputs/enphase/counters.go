@@ -2,10 +2,7 @@ package enphase
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +12,7 @@ import (
 	"github.com/telegraf-enphase/telegraf-enphase/internal/atomicfile"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/lifetime"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/smallfile"
 )
 
 // Lifetime counters users can trust: this file repairs the gateway's known
@@ -141,7 +139,7 @@ func (p *poller) loadCounters(serial string) {
 	if c.path == "" {
 		return
 	}
-	b, err := readSmallFile(c.path, maxStateFile)
+	b, err := smallfile.Read(c.path, maxStateFile)
 	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
@@ -165,24 +163,6 @@ func (p *poller) loadCounters(serial string) {
 // maxStateFile bounds what is read of a state file: a few hundred devices'
 // counters are some tens of KiB.
 const maxStateFile = 8 << 20
-
-func readSmallFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil {
-		return nil, err
-	} else if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
-	}
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err == nil && int64(len(b)) > limit {
-		err = fmt.Errorf("larger than %d bytes", limit)
-	}
-	return b, err
-}
 
 // saveCounters writes the state when it changed, at most every saveEvery
 // unless force (at Stop), forgetting series not seen for forgetAfter. A
