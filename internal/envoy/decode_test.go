@@ -383,3 +383,23 @@ func TestScalarsRejectNonJSONT4(t *testing.T) {
 		})
 	}
 }
+
+// TestDecoderPanicIsAnError: goccy/go-json panicked on a body whose last
+// string holds a bad escape (`{"":1108, "\a`, found by FuzzMetrics in a long
+// run, not on its own: the decoder's pooled state matters). A decoder panic
+// costs that endpoint, never the process (T4); a type that panics while
+// decoding stands in for it here, as the real one cannot be replayed alone.
+func TestDecoderPanicIsAnError(t *testing.T) {
+	body := []byte("{\"\":1108,\n  \"\\a")
+	require.NotPanics(t, func() {
+		require.Error(t, Decode(Response{Path: PathEnsembleDryContacts, Status: 200, Body: body}, new(DryContacts)))
+	})
+	var err error
+	require.NotPanics(t, func() { err = decodeStrict([]byte(`{"a":1}`), new(panicky)) })
+	require.ErrorContains(t, err, "malformed JSON (the decoder failed on it: boom)")
+}
+
+// panicky panics when decoded.
+type panicky struct{}
+
+func (*panicky) UnmarshalJSON([]byte) error { panic("boom") }

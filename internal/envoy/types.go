@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 
-	gojson "github.com/goccy/go-json"
 	"reflect"
 	"strconv"
 	"time"
+
+	gojson "github.com/goccy/go-json"
 )
 
 // Num is a JSON number that may be absent, null or of an unexpected type.
@@ -261,7 +263,14 @@ func (i Inverter) Microinverter() bool { return !i.DevType.Valid || i.DevType.V 
 
 // decodeStrict unmarshals a whole body into v (a pointer); a body that fails
 // to parse, even part way, leaves v untouched: never half-filled values (T4).
-func decodeStrict(b []byte, v any) error {
+func decodeStrict(b []byte, v any) (err error) {
+	// goccy/go-json panics on some malformed bodies (a bad escape at the
+	// very end: `{"":1,"\a`); a gateway's body must never end the process.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed JSON (the decoder failed on it: %v)", r)
+		}
+	}()
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return json.Unmarshal(b, v) // reports the misuse
