@@ -5,8 +5,8 @@
 // The gateway's counters fail in three known ways. Each microinverter counts
 // its energy in a 32-bit joule register, so the inverters' total falls by
 // 2^32 J (1,193,046.47 Wh) when one of them wraps (case V7); some firmware
-// later puts the lost wrap back (case V10); and a counter can restart from
-// near zero when a gateway or a CT is replaced or reconfigured (case V11).
+// later puts the lost wrap back (case V13); and a counter can restart from
+// near zero when a gateway or a CT is replaced or reconfigured (case V14).
 // A Set turns each of these into a series that never decreases: a wrap adds
 // 2^32 J to what follows, a repaired wrap takes it away again, and a reset
 // continues from the last value written. The state that takes is small and
@@ -98,6 +98,11 @@ func New() *Set { return &Set{counters: map[string]*Counter{}} }
 // Next returns the value to write for a raw reading of the series key, and
 // what it made of the reading.
 func (s *Set) Next(key string, raw float64, now time.Time) (float64, Event) {
+	if !finite(raw) {
+		// Not a reading: passed back untouched (it is never written) and
+		// kept out of the state, which must stay a number.
+		return raw, Event{Kind: Steady, Raw: raw}
+	}
 	c, ok := s.counters[key]
 	if !ok {
 		c = &Counter{LastRaw: raw, LastOut: raw, LastSeen: now}

@@ -1,6 +1,7 @@
 package lifetime
 
 import (
+	"math"
 	"math/rand"
 	"testing"
 	"time"
@@ -11,7 +12,7 @@ import (
 var t0 = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // TestNext plays series of raw readings through a Set and checks what is
-// written and what each reading was taken for (cases V7, V10, V11).
+// written and what each reading was taken for (cases V7, V13, V14).
 func TestNext(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -38,7 +39,7 @@ func TestNext(t *testing.T) {
 			kinds: []Kind{Steady, Wrapped},
 		},
 		{
-			name:  "V10 a wrap the gateway repairs later is taken away again",
+			name:  "V13 a wrap the gateway repairs later is taken away again",
 			raw:   []float64{1_500_000, 1_500_100 - WrapWh, 1_500_200 - WrapWh, 1_500_300, 1_500_400},
 			want:  []float64{1_500_000, 1_500_100, 1_500_200, 1_500_300, 1_500_400},
 			kinds: []Kind{Steady, Wrapped, Steady, Repaired, Steady},
@@ -50,13 +51,13 @@ func TestNext(t *testing.T) {
 			kinds: []Kind{Steady, Steady},
 		},
 		{
-			name:  "V11 a reset goes on from the last value written",
+			name:  "V14 a reset goes on from the last value written",
 			raw:   []float64{410_000, 1_000, 1_200},
 			want:  []float64{410_000, 410_000, 410_200},
 			kinds: []Kind{Steady, Reset, Steady},
 		},
 		{
-			name:  "V11 a reset after a wrap drops the wrap",
+			name:  "V14 a reset after a wrap drops the wrap",
 			raw:   []float64{2_000_000, 2_000_100 - WrapWh, 50, 60 + WrapWh},
 			want:  []float64{2_000_000, 2_000_100, 2_000_100, 2_000_110 + WrapWh},
 			kinds: []Kind{Steady, Wrapped, Reset, Steady},
@@ -81,7 +82,7 @@ func TestNext(t *testing.T) {
 	}
 }
 
-// TestRestart is case V12: the state saved between two readings and
+// TestRestart is case V15: the state saved between two readings and
 // restored in a new Set gives the same series as one Set that never stopped,
 // whatever happens while the process is down.
 func TestRestart(t *testing.T) {
@@ -143,7 +144,7 @@ func TestNeverDecreases(t *testing.T) {
 	}
 }
 
-// TestAnchor is case V12 on a first start: a non-metered gateway's 32-bit
+// TestAnchor is case V15 on a first start: a non-metered gateway's 32-bit
 // inverter total is short by whole wraps against the 64-bit lifetime the
 // gateway keeps itself (7 wraps on one real gateway, 1 on another), and the
 // anchor adds them before the first value is written.
@@ -212,4 +213,20 @@ func TestChanged(t *testing.T) {
 	require.False(t, s.Changed(), "the same reading again moves nothing worth saving")
 	s.Next("k", 2, t0)
 	require.True(t, s.Changed())
+}
+
+// TestNotANumberLeavesTheState: a NaN or infinite reading (never written,
+// V9) does not poison the series or its saved state.
+func TestNotANumberLeavesTheState(t *testing.T) {
+	s := New()
+	s.Next("k", 1000, t0)
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		v, _ := s.Next("k", bad, t0)
+		require.False(t, finite(v))
+	}
+	v, ev := s.Next("k", 1100, t0)
+	require.Equal(t, 1100.0, v)
+	require.Equal(t, Steady, ev.Kind)
+	_, err := s.Marshal()
+	require.NoError(t, err)
 }
