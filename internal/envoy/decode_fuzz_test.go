@@ -17,8 +17,7 @@ import (
 // gateway body into, and to maps and lists of the custom scalars, which
 // reach Num, Epoch, Text, Flag and TextList with every value of any body.
 // In the lists (strict) every byte of the body is a value the scalars read:
-// the maps' keys are goccy/go-json's own strings, which take control
-// characters JSON does not allow.
+// the maps' keys are the decoder's own strings.
 func decodeTargets() map[string]struct {
 	v      any
 	strict bool // every value of the body is read: no malformed JSON can pass
@@ -66,9 +65,9 @@ var decodeSeedNames = []string{
 // must not panic; on an error the target is left untouched (T4: never
 // half-parsed values); a body cut short is an error (T3, T4); every number
 // decoded is finite, with absent ones zero (V9, P14), because a NaN or an
-// infinity would kill Telegraf's writer. goccy/go-json does not check the
-// JSON of values nothing reads (an unknown key's), so only where every
-// value is read (a list of scalars) must a malformed body fail. The custom
+// infinity would kill Telegraf's writer. Where every value is read (a list
+// of scalars) a malformed body must fail whatever the decoder checks of
+// values nothing reads (an unknown key's). The custom
 // scalars (Num, Epoch, Text, Flag, TextList: C2, P15), given the raw body
 // as a decoder may hand them any bytes, fail exactly on malformed JSON. A
 // valid UTF-8 body decodes as encoding/json decodes it.
@@ -123,8 +122,8 @@ func FuzzDecode(f *testing.F) {
 				if path, ok := badNumber(val, name); !ok {
 					t.Fatalf("%s: %s", name, path)
 				}
-				// Not compared: invalid UTF-8, which goccy/go-json keeps as
-				// sent in plain strings and encoding/json replaces.
+				// Not compared: invalid UTF-8, which a decoder may keep as
+				// sent or replace.
 				if valid && utf8.Valid(trimmed) {
 					std := reflect.New(val.Type())
 					if err := json.Unmarshal(trimmed, std.Interface()); err != nil || !reflect.DeepEqual(std.Elem().Interface(), val.Interface()) {

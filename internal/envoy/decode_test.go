@@ -339,9 +339,10 @@ func TestDecodeWrongTypeLeavesTargetUntouched(t *testing.T) {
 }
 
 // TestDecodeMalformedValueT4 covers T4 for bodies that are whole but not
-// JSON where a value is read: goccy/go-json passes such a value to the
-// custom unmarshalers unchecked (found by FuzzDecode), which must then fail
-// the body instead of reading "01" as 1 or "[1 2]" as absent.
+// JSON where a value is read: the body must fail instead of reading "01" as
+// 1 or "[1 2]" as absent (found by FuzzDecode when the decoder was
+// goccy/go-json, which passed such a value to the custom unmarshalers
+// unchecked; encoding/json refuses the body, and the scalars check too).
 func TestDecodeMalformedValueT4(t *testing.T) {
 	tests := []struct {
 		name string

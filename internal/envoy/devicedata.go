@@ -2,8 +2,8 @@ package envoy
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
-	json "github.com/goccy/go-json"
 	"sort"
 )
 

@@ -10,8 +10,6 @@ import (
 	"reflect"
 	"strconv"
 	"time"
-
-	gojson "github.com/goccy/go-json"
 )
 
 // Num is a JSON number that may be absent, null or of an unexpected type.
@@ -64,11 +62,11 @@ const maxEpoch = 253402300800
 // errMalformed is a value that is not JSON at all.
 var errMalformed = errors.New("malformed JSON value")
 
-// checkValue fails unless b is one well-formed JSON value. goccy/go-json
-// hands a custom unmarshaler its value unchecked, so without this "01", "1."
-// or "[1 2]" would pass as data instead of failing the body (T4). Numbers and
-// literals, all but every value, are checked by hand: json.Valid on each
-// would cost as much again as the decoding.
+// checkValue fails unless b is one well-formed JSON value, so that "01", "1."
+// or "[1 2]" never pass as data (T4). encoding/json checks a whole body
+// before it hands a value to an unmarshaler; this keeps the scalars strict
+// whoever calls them. Numbers and literals are checked by hand: json.Valid
+// on each would cost as much again as the decoding.
 func checkValue(b []byte) error {
 	if len(b) == 0 {
 		return errMalformed
@@ -264,8 +262,9 @@ func (i Inverter) Microinverter() bool { return !i.DevType.Valid || i.DevType.V 
 // decodeStrict unmarshals a whole body into v (a pointer); a body that fails
 // to parse, even part way, leaves v untouched: never half-filled values (T4).
 func decodeStrict(b []byte, v any) (err error) {
-	// goccy/go-json panics on some malformed bodies (a bad escape at the
-	// very end: `{"":1,"\a`); a gateway's body must never end the process.
+	// A decoder panic is that body's error: a gateway's body must never end
+	// the process. (goccy/go-json, used before, panicked and read past the
+	// body on a short one ending in a bad escape.)
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("malformed JSON (the decoder failed on it: %v)", r)
@@ -275,13 +274,12 @@ func decodeStrict(b []byte, v any) (err error) {
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return json.Unmarshal(b, v) // reports the misuse
 	}
-	// goccy/go-json stops reading at a NUL byte, so "{}\x00garbage" would
-	// pass; no JSON holds one.
+	// No JSON holds a NUL byte: said plainly.
 	if bytes.IndexByte(b, 0) >= 0 {
 		return errors.New("a NUL byte")
 	}
 	fresh := reflect.New(rv.Elem().Type())
-	if err := gojson.Unmarshal(b, fresh.Interface()); err != nil {
+	if err := json.Unmarshal(b, fresh.Interface()); err != nil {
 		return err
 	}
 	rv.Elem().Set(fresh.Elem())
