@@ -30,6 +30,13 @@ func checkDuplicates(file string, tables []configfile.Table[*Enphase]) error {
 			}
 			keys = append(keys, seen{"token_file", p})
 		}
+		if e.StateFile != "" {
+			p := filepath.Clean(e.StateFile)
+			if abs, err := filepath.Abs(p); err == nil {
+				p = abs
+			}
+			keys = append(keys, seen{"state_file", p})
+		}
 		if u, err := envoy.ParseURL(e.URL); err == nil {
 			keys = append(keys, seen{"url", strings.ToLower(u.Host)})
 		}
@@ -40,6 +47,7 @@ func checkDuplicates(file string, tables []configfile.Table[*Enphase]) error {
 			if prev, ok := first[k]; ok {
 				what := map[string]string{
 					"token_file": "two gateways cannot share a token file (each renewal would replace the other's token): give each its own",
+					"state_file": "two gateways cannot share a state file (each would undo the other's counters, and only one can hold its lock): give each its own",
 					"url":        "the same gateway would be read twice and every series written twice: remove one table",
 					"serial":     "the same gateway would be read twice: remove one table, or fix the serial",
 				}[k.key]

@@ -32,11 +32,17 @@ func TestDuplicateGatewaysRefusedR2R12(t *testing.T) {
 		{"R12 same url, other case", strings.Replace(strings.Replace(table, tok, other, 1), "https://", "HTTPS://", 1), "is also the url of [[inputs.enphase]] #1"},
 		{"R12 same serial", strings.Replace(strings.Replace(table, tok, other, 1), g.URL, "https://127.0.0.2:1", 1) + "  serial = \"" + g.Serial + "\"\n",
 			"serial \"" + g.Serial + "\" is also the serial of [[inputs.enphase]] #1"},
+		{"same state_file", strings.Replace(strings.Replace(table, tok, other, 1), g.URL, "https://127.0.0.2:1", 1) +
+			"  state_file = \"" + filepath.Join(dir, "shared.state.json") + "\"\n",
+			"state_file \"" + filepath.Join(dir, "shared.state.json") + "\" is also the state_file of [[inputs.enphase]] #1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			first := table
 			if strings.Contains(tc.name, "serial") {
 				first += "  serial = \"" + g.Serial + "\"\n"
+			}
+			if strings.Contains(tc.name, "state_file") {
+				first += "  state_file = \"" + filepath.Join(dir, "shared.state.json") + "\"\n"
 			}
 			conf := filepath.Join(t.TempDir(), "enphase.conf")
 			require.NoError(t, os.WriteFile(conf, []byte(first+"\n"+tc.second), 0o600))
