@@ -402,8 +402,10 @@ func (r *crashRig) checkLeftovers(t *testing.T, old, got token.Token) int {
 		case name == "envoy.token", name == "envoy.token.lock", name == "envoy.token.logins":
 		case strings.HasPrefix(name, "enphase-") && (strings.HasSuffix(name, ".state.json") || strings.HasSuffix(name, ".state.json.lock")):
 			// The execd mode's lifetime counters and its hold on the gateway.
-		case strings.HasPrefix(name, ".enphase-") && strings.Contains(name, ".state.json.tmp-"):
-			// A save of the counters killed midway: removed by the next one.
+		case strings.HasPrefix(name, ".enphase-") && strings.Contains(name, ".state.json.tmp-"),
+			strings.HasPrefix(name, ".envoy.token.logins.tmp-"):
+			// A save of the counters or of the login log (R1) killed midway:
+			// removed by the next one.
 		case strings.HasPrefix(name, ".envoy.token.tmp-"):
 			n++
 			info, err := e.Info()

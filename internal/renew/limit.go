@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/atomicfile"
 )
 
 // Cloud logins per gateway are capped whatever the configuration, the host
@@ -85,15 +87,7 @@ func (l *loginLog) record(recent []time.Time, now time.Time) {
 	for _, t := range l.memory {
 		fmt.Fprintln(&b, t.Unix())
 	}
-	// O_EXCL never follows a link planted in the token directory (R10).
-	tmp := l.path + ".tmp"
-	_ = os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return // kept in memory: the cap holds for this process
-	}
-	_, werr := f.WriteString(b.String())
-	if cerr := f.Close(); werr != nil || cerr != nil || os.Rename(tmp, l.path) != nil {
-		_ = os.Remove(tmp)
-	}
+	// Atomically, as the token: a crash leaves the old log or the new one.
+	// Failing that, the log is kept in memory: the cap holds for this process.
+	_ = atomicfile.Write(l.path, []byte(b.String()), atomicfile.Options{})
 }
