@@ -72,10 +72,7 @@ func (g *gatherRun) metadataDue(source string) bool {
 func addInventory(acc telegraf.Accumulator, serial string, inv envoy.Inventory, devices bool, now time.Time) (acb bool) {
 	n := 0
 	for _, g := range inv {
-		kind := typeTag(cutText(g.Type.S, maxTagText))
-		if kind == "" {
-			kind = "unknown"
-		}
+		kind := groupKind(g.Type)
 		for _, d := range g.Devices {
 			if n >= maxDevices {
 				return acb
@@ -119,16 +116,22 @@ func addInventory(acc telegraf.Accumulator, serial string, inv envoy.Inventory, 
 	return acb
 }
 
+// groupKind is the type tag of a group of devices, from the gateway's text:
+// cut to a tag's length, "unknown" when there is none.
+func groupKind(t envoy.Text) string {
+	if kind := typeTag(cutText(t.S, maxTagText)); kind != "" {
+		return kind
+	}
+	return "unknown"
+}
+
 // addEnsembleDevices maps /ivp/ensemble/inventory to enphase_device: the IQ
 // Batteries, System Controllers, Meter Collars and Combiner controllers,
 // tagged with their type as addBatteries and addSystemControllers tag them.
 func addEnsembleDevices(acc telegraf.Accumulator, serial string, inv envoy.EnsembleInventory, now time.Time) {
 	n := 0
 	for _, g := range inv {
-		kind := typeTag(cutText(g.Type.S, maxTagText))
-		if kind == "" {
-			kind = "unknown"
-		}
+		kind := groupKind(g.Type)
 		for _, d := range g.Devices {
 			if n >= maxDevices {
 				return
