@@ -105,6 +105,9 @@ func (s *Set) Next(key string, raw float64, now time.Time) (float64, Event) {
 	}
 	c, ok := s.counters[key]
 	if !ok {
+		if len(s.counters) >= maxSeries {
+			s.evictStalest()
+		}
 		c = &Counter{LastRaw: raw, LastOut: raw, LastSeen: now}
 		s.counters[key] = c
 		s.changed = true
@@ -199,6 +202,21 @@ func (s *Set) Forget(before time.Time) int {
 		s.changed = true
 	}
 	return n
+}
+
+// evictStalest drops the series seen longest ago, so that a gateway which
+// invents devices cannot grow the set (or the state file, which Unmarshal
+// would then refuse) past maxSeries.
+func (s *Set) evictStalest() {
+	var stalest string
+	var at time.Time
+	for k, c := range s.counters {
+		if stalest == "" || c.LastSeen.Before(at) {
+			stalest, at = k, c.LastSeen
+		}
+	}
+	delete(s.counters, stalest)
+	s.changed = true
 }
 
 // Len is the number of series tracked.

@@ -1,6 +1,7 @@
 package lifetime
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -228,5 +229,24 @@ func TestNotANumberLeavesTheState(t *testing.T) {
 	require.Equal(t, 1100.0, v)
 	require.Equal(t, Steady, ev.Kind)
 	_, err := s.Marshal()
+	require.NoError(t, err)
+}
+
+// TestSetIsBounded is case R9's bound for the counters: a gateway inventing
+// a new device on every read cannot grow the set past maxSeries, and what is
+// kept still loads back (a larger state file would be refused).
+func TestSetIsBounded(t *testing.T) {
+	s := New()
+	for i := 0; i < maxSeries+50; i++ {
+		s.Next(fmt.Sprintf("inverter %d", i), 1000, t0.Add(time.Duration(i)*time.Second))
+	}
+	require.Equal(t, maxSeries, s.Len())
+	_, stalestKept := s.counters["inverter 0"]
+	require.False(t, stalestKept, "the series seen longest ago goes first")
+	_, newestKept := s.counters[fmt.Sprintf("inverter %d", maxSeries+49)]
+	require.True(t, newestKept)
+	b, err := s.Marshal()
+	require.NoError(t, err)
+	_, err = Unmarshal(b)
 	require.NoError(t, err)
 }
