@@ -39,6 +39,7 @@ FUZZ_TARGETS := \
 	./internal/envoy:FuzzParseURL \
 	./internal/envoy:FuzzParseDigestChallenge \
 	./internal/envoy:FuzzDecode \
+	./internal/envoy:FuzzFastDecode \
 	./internal/token:FuzzParse \
 	./internal/enlighten:FuzzParseToken \
 	./internal/enlighten:FuzzLoginReply \

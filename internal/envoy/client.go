@@ -618,7 +618,12 @@ func Decode(r Response, v any) error { return DecodeLimit(r, v, DefaultMaxValues
 // the body's size, bounds the memory decoding takes (case R4). Decoding
 // does not watch the gather's deadline: bounded in size and values, it takes
 // milliseconds (see BENCHMARKS.md).
-func DecodeLimit(r Response, v any, maxValues int) error {
+func DecodeLimit(r Response, v any, maxValues int) error { return decodeLimit(r, v, maxValues, true) }
+
+// decodeLimit is DecodeLimit; with fast, the types decoded by hand (see
+// decodeFast) are, and encoding/json decodes the others. Without, it is the
+// reference the hand-written decoder is tested against.
+func decodeLimit(r Response, v any, maxValues int, fast bool) error {
 	if r.Status != http.StatusOK {
 		return statusError(r)
 	}
@@ -658,9 +663,23 @@ func DecodeLimit(r Response, v any, maxValues int) error {
 	if maxValues <= 0 {
 		maxValues = DefaultMaxValues
 	}
-	if countValues(b, maxValues) > maxValues {
+	tooLarge := func() error {
 		return &BodyError{Path: r.Path, TooLarge: true,
 			Reason: fmt.Sprintf("more than %d JSON values, the limit for %s: not a real gateway answer", maxValues, r.Path)}
+	}
+	if fast {
+		if handled, err := decodeFast(b, v, maxValues); handled {
+			switch {
+			case err == errTooManyValues:
+				return tooLarge()
+			case err != nil:
+				return &BodyError{Path: r.Path, Reason: "bad JSON (" + Quote(err.Error()) + ")"}
+			}
+			return nil
+		}
+	}
+	if countValues(b, maxValues) > maxValues {
+		return tooLarge()
 	}
 	if err := decodeStrict(b, v); err != nil {
 		// Go's JSON errors quote the offending literal, whatever its length.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 
 	"reflect"
 	"strconv"
@@ -49,10 +48,7 @@ type Epoch int64
 func (e *Epoch) UnmarshalJSON(b []byte) error {
 	var n Num
 	err := n.UnmarshalJSON(b)
-	*e = 0
-	if n.Valid && math.Abs(n.V) < maxEpoch {
-		*e = Epoch(n.V)
-	}
+	*e = n.epoch()
 	return err
 }
 
