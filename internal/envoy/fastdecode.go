@@ -35,6 +35,8 @@ func decodeFast(b []byte, v any, maxValues int) (bool, error) {
 		return p != nil, fastInto(b, maxValues, p, func(p *[]MeterReading, d *fastDec) { fastList(d, p, "", (*MeterReading).decodeFast) })
 	case *[]Inverter:
 		return p != nil, fastInto(b, maxValues, p, func(p *[]Inverter, d *fastDec) { fastList(d, p, "", (*Inverter).decodeFast) })
+	case *DeviceData:
+		return p != nil, fastInto(b, maxValues, p, (*DeviceData).decodeFast)
 	}
 	return false, nil
 }
@@ -657,6 +659,12 @@ var (
 	meterReadingNames = foldedNames(MeterReading{})
 	meterValuesNames  = foldedNames(MeterValues{})
 	inverterNames     = foldedNames(Inverter{})
+	deviceNames       = foldedNames(Device{})
+	channelNames      = foldedNames(Channel{})
+	wattHoursNames    = foldedNames(WattHours{})
+	wattsNames        = foldedNames(Watts{})
+	lastReadingNames  = foldedNames(LastReading{})
+	lifetimeNames     = foldedNames(Lifetime{})
 )
 
 func (p *Production) decodeFast(d *fastDec) {
@@ -844,6 +852,223 @@ func (v *Inverter) decodeFast(d *fastDec) {
 		}
 		return true
 	})
+}
+
+// bool reads a bool field: true, false, or null (no change).
+func (d *fastDec) bool(dst *bool, field string) {
+	switch d.peek() {
+	case 't':
+		d.literal("true")
+		*dst = true
+	case 'f':
+		d.literal("false")
+		*dst = false
+	case 'n':
+		d.literal("null")
+	default:
+		d.mismatch(field, "true or false")
+	}
+}
+
+// decodeFast reads device_data as DeviceData.UnmarshalJSON does: the last of
+// a repeated key wins, entries that are not objects are left out, and so is
+// a device with a value of the wrong type (only that device: typeErr is
+// its own while it is read); devices are sorted by id.
+func (dd *DeviceData) decodeFast(d *fastDec) {
+	if d.peek() != '{' {
+		if d.typeErr == nil {
+			d.typeErr = errors.New("device_data is not a JSON object")
+		}
+		d.skip()
+		return
+	}
+	type entry struct {
+		dev Device
+		ok  bool // an object, read without error
+	}
+	var out DeviceData
+	var entries []entry
+	d.open()
+	for first := true; ; {
+		key, ok := d.member(&first)
+		if !ok {
+			break
+		}
+		switch string(key) {
+		case "deviceCount":
+			out.DeviceCount = d.num()
+		case "deviceDataLimit":
+			out.DeviceDataLimit = d.num()
+		default:
+			e := entry{dev: Device{ID: string(key)}}
+			if d.peek() == '{' {
+				outer := d.typeErr
+				d.typeErr = nil
+				e.dev.decodeFast(d)
+				e.ok = d.typeErr == nil
+				d.typeErr = outer
+			} else {
+				d.skip()
+			}
+			entries = append(entries, e)
+		}
+	}
+	// Sorted by id, the body's order kept among equal ids: the last wins.
+	slices.SortStableFunc(entries, func(a, b entry) int { return strings.Compare(a.dev.ID, b.dev.ID) })
+	for i, e := range entries {
+		if e.ok && (i+1 == len(entries) || entries[i+1].dev.ID != e.dev.ID) {
+			out.Devices = append(out.Devices, e.dev)
+		}
+	}
+	*dd = out
+}
+
+func (v *Device) decodeFast(d *fastDec) {
+	d.open()
+	d.fields(deviceNames, func(key []byte) bool {
+		switch string(key) {
+		case "devName":
+			d.text(&v.DevName, "devName")
+		case "sn":
+			d.text(&v.SN, "sn")
+		case "active":
+			d.bool(&v.Active, "active")
+		case "modGone":
+			d.bool(&v.ModGone, "modGone")
+		case "channels":
+			fastList(d, &v.Channels, "channels", (*Channel).decodeFast)
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+func (c *Channel) decodeFast(d *fastDec) {
+	if !d.object("channels") {
+		return
+	}
+	d.fields(channelNames, func(key []byte) bool {
+		switch string(key) {
+		case "chanEid":
+			c.ChanEID = d.num()
+		case "created":
+			c.Created = d.epoch()
+		case "wattHours":
+			c.WattHours = WattHours{}
+			d.numObject(wattHoursNames, func(key []byte) bool {
+				switch string(key) {
+				case "today":
+					c.WattHours.Today = d.num()
+				case "yesterday":
+					c.WattHours.Yesterday = d.num()
+				case "week":
+					c.WattHours.Week = d.num()
+				default:
+					return false
+				}
+				return true
+			})
+		case "watts":
+			c.Watts = Watts{}
+			d.numObject(wattsNames, func(key []byte) bool {
+				switch string(key) {
+				case "now":
+					c.Watts.Now = d.num()
+				case "nowUsed":
+					c.Watts.NowUsed = d.num()
+				case "max":
+					c.Watts.Max = d.num()
+				default:
+					return false
+				}
+				return true
+			})
+		case "lastReading":
+			c.LastReading = LastReading{}
+			d.numObject(lastReadingNames, c.LastReading.set(d))
+		case "lifetime":
+			c.Lifetime = Lifetime{}
+			d.numObject(lifetimeNames, func(key []byte) bool {
+				switch string(key) {
+				case "createdTime":
+					c.Lifetime.CreatedTime = d.epoch()
+				case "duration":
+					c.Lifetime.Duration = d.num()
+				case "joulesProduced":
+					c.Lifetime.JoulesProduced = d.num()
+				case "joulesUsed":
+					c.Lifetime.JoulesUsed = d.num()
+				default:
+					return false
+				}
+				return true
+			})
+		default:
+			return false
+		}
+		return true
+	})
+}
+
+// numObject reads an object of numbers (WattHours, Watts, LastReading,
+// Lifetime, whose UnmarshalJSON read an object and take anything else as
+// empty); the caller has zeroed it.
+func (d *fastDec) numObject(folded map[string]string, set func(key []byte) bool) {
+	if d.peek() != '{' {
+		d.skip()
+		return
+	}
+	d.open()
+	d.fields(folded, set)
+}
+
+func (r *LastReading) set(d *fastDec) func(key []byte) bool {
+	return func(key []byte) bool {
+		switch string(key) {
+		case "eid":
+			r.EID = d.num()
+		case "interval_type":
+			r.IntervalType = d.num()
+		case "endDate":
+			r.EndDate = d.epoch()
+		case "duration":
+			r.Duration = d.num()
+		case "flags":
+			r.Flags = d.num()
+		case "joulesProduced":
+			r.JoulesProduced = d.num()
+		case "joulesUsed":
+			r.JoulesUsed = d.num()
+		case "acVoltageINmV":
+			r.ACVoltageINmV = d.num()
+		case "acFrequencyINmHz":
+			r.ACFrequencyINmHz = d.num()
+		case "dcVoltageINmV":
+			r.DCVoltageINmV = d.num()
+		case "dcCurrentINmA":
+			r.DCCurrentINmA = d.num()
+		case "acCurrentInmA":
+			r.ACCurrentInmA = d.num()
+		case "channelTemp":
+			r.ChannelTemp = d.num()
+		case "pwrConvErrSecs":
+			r.PwrConvErrSecs = d.num()
+		case "pwrConvMaxErrCycles":
+			r.PwrConvMaxErrCycles = d.num()
+		case "leadingVArs":
+			r.LeadingVArs = d.num()
+		case "laggingVArs":
+			r.LaggingVArs = d.num()
+		case "rssi":
+			r.RSSI = d.num()
+		case "issi":
+			r.ISSI = d.num()
+		default:
+			return false
+		}
+		return true
+	}
 }
 
 // epoch is the Epoch a Num reads as: zero past the year 9999.

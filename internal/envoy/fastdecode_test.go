@@ -21,6 +21,7 @@ var fastTargets = map[string]func() any{
 	"Production":     func() any { return new(Production) },
 	"[]MeterReading": func() any { return new([]MeterReading) },
 	"[]Inverter":     func() any { return new([]Inverter) },
+	"DeviceData":     func() any { return new(DeviceData) },
 }
 
 // sameAsReference decodes body into every type decoded by hand, by hand and
@@ -141,6 +142,16 @@ func TestFastDecodeCases(t *testing.T) {
 		`[{"serialNumber":"\ud83d\ude00 \ud800 \udc00x \ud800\ud800 \u00e9\/\"\\\b\f\n\r\t"}]`,
 		"[{\"serialNumber\":\"a\xffb\xed\xa0\x80c\xc3\"}]", "[{\"serialNumber\":\"\xef\xbf\xbd\"}]",
 		`[{"serialNumber":"\'"}]`, `[{"serialNumber":"\u12"}]`, "[{\"serialNumber\":\"a\tb\"}]", `[{"serialNumber":"\x"}]`,
+		// device_data: the last of a repeated key wins, entries not objects or
+		// with a value of the wrong type are left out, ids sorted.
+		`{"deviceCount":1,"deviceCount":{"a":1},"1":{"devName":"pcu"},"1":5,"2":{"devName":5},"3":{"active":1},"4":{"channels":{}},` +
+			`"5":{"channels":[5]},"6":{"channels":[null,{"watts":{"now":1},"watts":null}]},"DEVICECOUNT":{"sn":"x"},"device\u0043ount":7}`,
+		`{"b":{"sn":"1"},"a":{"sn":"2"},"b":{"sn":"3"}}`, `{"a":{"sn":"1"},"a":[1]}`, `{"a":{"sn":5},"a":{"sn":"ok"}}`, `{"a":{"sn":"ok"},"a":{"sn":5}}`,
+		"{\"a\xff\":{\"sn\":\"1\"},\"a\xfe\":{\"sn\":\"2\"},\"a\\ufffd\":{\"SN\":\"3\",\"Active\":true,\"MODGONE\":false,\"active\":null}}",
+		`{"a":{"channels":[{"lastReading":{"EID":1,"eid":2,"acCurrentINMA":3},"lifetime":5,"wattHours":{"TODAY":1},"wattHours":{"week":[]}}],` +
+			`"channels":[{"created":1e400,"chanEid":"1"},{"lastReading":{}}]}}`,
+		`{"a":{"channels":null},"b":{"channels":[]},"c":{},"d":{"active":"true"},"e":{"modGone":{}},"f":{"channels":[[]]}}`,
+		`{"deviceDataLimit":50,"deviceCount":"50","x":null}`,
 		// Syntax.
 		`[1,]`, `[,1]`, `{"a":1,}`, `{,}`, `{"a" 1}`, `{"a":1 "b":2}`, `[01]`, `[1.]`, `[.5]`, `[-]`, `[1e]`, `[1e+]`, `[+1]`,
 		`[tru]`, `[nul]`, `[falsey]`, `[NaN]`, `{"production":[]}}`, `{"production":[]} x`, "{\"production\":[]}\x00",
@@ -168,13 +179,20 @@ func TestFastDecodeEveryField(t *testing.T) {
 		"Storage":    func(m string) string { return `{"storage":[{` + m + `}]}` },
 		"Meter":      func(m string) string { return `[{` + m + `,"channels":[{` + m + `}]}]` },
 		"Inverter":   func(m string) string { return `[{` + m + `}]` },
+		"Device":     func(m string) string { return `{"1":{` + m + `}}` },
+		"Channel":    func(m string) string { return `{"1":{"channels":[{` + m + `}]}}` },
+		"WattHours":  func(m string) string { return `{"1":{"channels":[{"wattHours":{` + m + `}}]}}` },
+		"Watts":      func(m string) string { return `{"1":{"channels":[{"watts":{` + m + `}}]}}` },
+		"Reading2":   func(m string) string { return `{"1":{"channels":[{"lastReading":{` + m + `}}]}}` },
+		"Lifetime":   func(m string) string { return `{"1":{"channels":[{"lifetime":{` + m + `}}]}}` },
 	}
 	names := map[string]map[string]string{"Production": productionNames, "Reading": readingNames, "Storage": storageNames,
-		"Meter": meterReadingNames, "Inverter": inverterNames}
+		"Meter": meterReadingNames, "Inverter": inverterNames, "Device": deviceNames, "Channel": channelNames,
+		"WattHours": wattHoursNames, "Watts": wattsNames, "Reading2": lastReadingNames, "Lifetime": lifetimeNames}
 	for typ, fields := range names {
 		require.NotEmpty(t, fields)
 		for folded, name := range fields {
-			for _, v := range []string{`12`, `"s"`, `[]`, `null`} {
+			for _, v := range []string{`12`, `"s"`, `[]`, `null`, `true`, `{}`} {
 				for _, key := range []string{name, folded, strings.ToLower(name)} {
 					sameAsReference(t, typ+" "+key, []byte(wrap[typ](fmt.Sprintf("%q:%s", key, v))), DefaultMaxValues)
 				}
@@ -211,13 +229,17 @@ func TestFastDecodeErrorsSayWhere(t *testing.T) {
 // at bounds of the body's own value count (R4, T4).
 func FuzzFastDecode(f *testing.F) {
 	for _, b := range fuzzseed.Bodies(f, "production.json", "production.json_details_1", "ivp_meters_readings",
-		"api_v1_production_inverters") {
+		"api_v1_production_inverters", "ivp_pdm_device_data") {
+		f.Add(b)
+	}
+	for _, b := range fuzzseed.Files(f, "plugins/inputs/enphase/testdata/devicedata/*.json") {
 		f.Add(b)
 	}
 	for _, s := range []string{
 		`{"production":[{"type":"eim","WNOW":1,"lines":[{"wNow":1}],"lines":[{"rmsCurrent":2}]}],"storage":[{"state":"idle"}]}`,
 		`[{"eid":1,"timestamp":"x","channels":[{"voltage":-0}]}]`, `[{"serialNumber":"\ud800\u00e9","lastReportDate":1e999}]`,
 		`{"production":[{"type":5}]}`, `[{"eid":1.5},]`,
+		`{"deviceCount":3,"b":{"sn":"1","channels":[{"lastReading":{"EID":1}}]},"a":{"active":1},"b":{"SN":"2"}}`,
 	} {
 		f.Add([]byte(s))
 	}
