@@ -327,6 +327,9 @@ func (d *fastDec) str() []byte {
 	start := d.i
 	plain := true // no escape, no invalid UTF-8: the body's own bytes
 	for {
+		for d.i < len(b) && plainByte[b[d.i]] {
+			d.i++
+		}
 		if d.i >= len(b) {
 			d.syntax("the closing quote of a string")
 			return nil
@@ -377,6 +380,15 @@ func (d *fastDec) str() []byte {
 		}
 	}
 }
+
+// plainByte marks the bytes a string holds as they are: printable ASCII
+// but the quote and the backslash.
+var plainByte = func() (t [256]bool) {
+	for c := ' '; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func unhex(c byte) rune {
 	switch {
@@ -464,26 +476,41 @@ func parseNum(tok []byte) Num {
 	if len(tok) == 0 {
 		return Num{}
 	}
-	// Integers of up to 15 digits are exact in a float64, as ParseFloat
-	// would make them: the common case, read without it.
+	// Up to 15 digits without an exponent, m/10^k with m and 10^k exact in a
+	// float64 is the correctly rounded value, which ParseFloat computes the
+	// same way (its exact path): the common case, read without it.
 	neg := tok[0] == '-'
 	digits := tok
 	if neg {
 		digits = tok[1:]
 	}
-	if len(digits) <= 15 {
-		var v int64
+	if len(digits) <= 16 {
+		var m int64
+		n, frac := 0, -1 // digits, and digits after the point (-1: no point)
 		for _, c := range digits {
-			if c < '0' || c > '9' {
-				goto float
+			switch {
+			case c >= '0' && c <= '9':
+				m = m*10 + int64(c-'0')
+				n++
+				if frac >= 0 {
+					frac++
+				}
+			case c == '.':
+				frac = 0
+			default:
+				goto float // an exponent
 			}
-			v = v*10 + int64(c-'0')
 		}
-		f := float64(v)
-		if neg {
-			f = -f // -0 stays negative zero, as ParseFloat makes it
+		if n <= 15 {
+			f := float64(m)
+			if neg {
+				f = -f // -0 stays negative zero, as ParseFloat makes it
+			}
+			if frac > 0 {
+				f /= pow10[frac]
+			}
+			return Num{V: f, Valid: true}
 		}
-		return Num{V: f, Valid: true}
 	}
 float:
 	v, err := strconv.ParseFloat(string(tok), 64)
@@ -492,6 +519,8 @@ float:
 	}
 	return Num{V: v, Valid: true}
 }
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
 func (d *fastDec) epoch() Epoch { return d.num().epoch() }
 

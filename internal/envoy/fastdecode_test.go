@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -249,4 +251,39 @@ func FuzzFastDecode(f *testing.F) {
 			sameAsReference(t, "body", body, max)
 		}
 	})
+}
+
+// TestParseNumIsParseFloat: the short path of parseNum gives ParseFloat's
+// float64, bit for bit (-0 included), over numbers of every length and
+// point position around its 15-digit limit.
+func TestParseNumIsParseFloat(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		n := 1 + rng.IntN(18)
+		digits := make([]byte, n)
+		for i := range digits {
+			digits[i] = byte('0' + rng.IntN(10))
+		}
+		if n > 1 && rng.IntN(4) > 0 {
+			digits[0] = byte('1' + rng.IntN(9)) // no leading zero, mostly
+		}
+		s := string(digits)
+		if digits[0] == '0' && n > 1 {
+			s = "0." + s[1:]
+		} else if p := rng.IntN(n + 1); p < n && p > 0 {
+			s = s[:p] + "." + s[p:]
+		}
+		if rng.IntN(3) == 0 {
+			s = "-" + s
+		}
+		if rng.IntN(10) == 0 {
+			s += "e" + strconv.Itoa(rng.IntN(40)-20)
+		}
+		require.True(t, isNumber([]byte(s)), s)
+		want, err := strconv.ParseFloat(s, 64)
+		require.NoError(t, err)
+		got := parseNum([]byte(s))
+		require.True(t, got.Valid, s)
+		require.Equal(t, math.Float64bits(want), math.Float64bits(got.V), "%s: %v, ParseFloat %v", s, got.V, want)
+	}
 }
