@@ -212,6 +212,9 @@ func TestFastDecodeErrorsSayWhere(t *testing.T) {
 		{`{"production":[{"type":5}]}`, `a number at byte 23 where \"type\" should hold a string`},
 		{`[{"eid":1,"activePower":1`, `the body ends (at byte 25) where it should hold ',' or '}' after an object member`},
 		{`{"production":[{"type":"\q"}]}`, `invalid character 'q' at byte 25 (line 1) where it should hold an escape`},
+		{"{\"production\":[]}\x00", `a NUL byte at byte 17 (no JSON holds one)`},
+		{strings.Repeat("[", maxDepth+1), `more than 10000 nested objects and lists, at byte 10000`},
+		{`{"production":[{"type":"a` + "\x01" + `"}]}`, `invalid byte 0x01 at byte 25 (line 1) where it should hold no control character inside a string`},
 	} {
 		var p Production
 		var mr []MeterReading
