@@ -127,6 +127,8 @@ func TestFastDecodeCases(t *testing.T) {
 		`{"production":[{"WNOW":1,"wnow":2,"wNow":3,"rmſCurrent":4,"ActiveCount":5,"measurement\u0054ype":"net"}]}`,
 		`[{"serialnumber":"a","SERIALNUMBER":"b","lastReportWatts":1,"LASTREPORTWATTS":2,"devType":1}]`,
 		`[{"EID":7,"eid":8,"voltage":1,"Voltage":2}]`,
+		// An embedded struct's own name is no key: its fields are.
+		`{"production":[{"Values":{"wNow":1},"values":5,"ID":1}]}`, `[{"MeterValues":{"voltage":1},"-":1}]`, `{"1":{"ID":"x","-":1}}`,
 		// A repeated list is decoded over the first: elements merge.
 		`{"production":[{"type":"eim","lines":[{"wNow":1,"rmsCurrent":2},{"wNow":3}],"lines":[{"wNow":5}],"lines":[{},{}]}]}`,
 		`[{"channels":[{"voltage":1},{"voltage":2},{"voltage":3}],"channels":null,"channels":[{}]}]`,
