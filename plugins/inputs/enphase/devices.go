@@ -181,7 +181,7 @@ func addMeterDevices(acc telegraf.Accumulator, serial string, meters []envoy.Met
 		f.putStatus("status_flags", m.StatusFlags)
 		tags := tagsOf("serial", serial, "type", "ct", "device_serial", strconv.FormatInt(m.EID, 10))
 		if t := cutText(m.MeasurementType, maxTagText); t != "" {
-			tags = withTag(tags, "measurement_type", t)
+			tags.set("measurement_type", t)
 		}
 		add(acc, mDevice, tags, f, now)
 	}

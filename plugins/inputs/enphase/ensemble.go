@@ -8,7 +8,6 @@ import (
 	"github.com/influxdata/telegraf"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
-	"github.com/telegraf-enphase/telegraf-enphase/internal/lineproto"
 )
 
 // Battery, IQ System Controller, generator and tariff measurements. Like the
@@ -146,7 +145,7 @@ func addBatteries(acc telegraf.Accumulator, serial string, inv envoy.EnsembleInv
 			f.putFlag("sleep_enabled", d.SleepEnabled)
 			tags := tagsOf("serial", serial, "type", kind)
 			if sn := d.SerialNum.S; sn != "" {
-				tags = append(tags, lineproto.Tag{Key: "device_serial", Value: sn})
+				tags.set("device_serial", sn)
 				if p, ok := powers[sn]; ok {
 					f.put("power_w", fromMilli(p.RealPowerMW))
 					f.put("apparent_power_va", fromMilli(p.ApparentPowerMVA))
@@ -297,7 +296,7 @@ func addSystemControllers(acc telegraf.Accumulator, serial string, inv envoy.Ens
 			f.putText("battery_grid_mode", d.EnchgGridMode)
 			tags := tagsOf("serial", serial, "type", kind)
 			if d.SerialNum.S != "" {
-				tags = append(tags, lineproto.Tag{Key: "device_serial", Value: d.SerialNum.S})
+				tags.set("device_serial", d.SerialNum.S)
 			}
 			add(acc, mSystemController, tags, f, now)
 		}

@@ -109,16 +109,19 @@ func valuesNonZero(v envoy.Values) bool {
 	return false
 }
 
-// addRows emits an eim entry's total and its phases.
-func addRows(acc telegraf.Accumulator, name string, tags []lineproto.Tag, r envoy.Reading, phases int, daily bool, now time.Time) {
+// addRows emits an eim entry's total and its phases, tagged with tags and
+// their phase.
+func addRows(acc telegraf.Accumulator, name string, tags tagList, r envoy.Reading, phases int, daily bool, now time.Time) {
 	var f fields
 	productionFields(&f, r.Values, false, daily)
-	add(acc, name, withTag(tags, "phase", "total"), f, now)
+	tags.set("phase", "total")
+	add(acc, name, tags, f, now)
 	n := phasesToEmit(r.Lines, phases, valuesNonZero)
 	for i := range n {
 		f = f[:0]
 		productionFields(&f, r.Lines[i], true, daily)
-		add(acc, name, withTag(tags, "phase", phaseName(i)), f, now)
+		tags.set("phase", phaseName(i))
+		add(acc, name, tags, f, now)
 	}
 }
 
@@ -269,7 +272,8 @@ func addMeterReadings(acc telegraf.Accumulator, serial string, enabled map[int64
 		f.setString("metering_status", m.MeteringStatus)
 		f.setString("status_flags", strings.Join(m.StatusFlags, ","))
 		f.setInt("eid", m.EID)
-		add(acc, mMeter, withTag(tags, "phase", "total"), f, now)
+		tags.set("phase", "total")
+		add(acc, mMeter, tags, f, now)
 		phases := 0
 		if m.PhaseCount.Valid {
 			phases = int(m.PhaseCount.V)
@@ -278,7 +282,8 @@ func addMeterReadings(acc telegraf.Accumulator, serial string, enabled map[int64
 		for i := range n {
 			f = f[:0]
 			meterFields(&f, r.Channels[i], true)
-			add(acc, mMeter, withTag(tags, "phase", phaseName(i)), f, now)
+			tags.set("phase", phaseName(i))
+			add(acc, mMeter, tags, f, now)
 		}
 	}
 }
@@ -288,7 +293,8 @@ func addMeterReadings(acc telegraf.Accumulator, serial string, enabled map[int64
 // per report, so a 5-minute poll of 15-minute reports writes no duplicates.
 // Inverters in covered were already written from /ivp/pdm/device_data.
 func addInverters(acc telegraf.Accumulator, serial string, invs []envoy.Inverter, covered map[string]bool, last map[string]envoy.Epoch, now time.Time) {
-	var f fields // reused for every inverter
+	var f fields // reused for every inverter, as are its tags
+	tags := tagsOf("serial", serial, "device_serial", "")
 	for _, inv := range invs {
 		if !inv.Microinverter() || inv.SerialNumber == "" || covered[inv.SerialNumber] {
 			continue
@@ -306,7 +312,8 @@ func addInverters(acc telegraf.Accumulator, serial string, invs []envoy.Inverter
 		} else {
 			ts = now
 		}
-		add(acc, mInverter, tagsOf("serial", serial, "device_serial", inv.SerialNumber), f, ts)
+		tags.set("device_serial", inv.SerialNumber)
+		add(acc, mInverter, tags, f, ts)
 	}
 }
 
@@ -343,25 +350,32 @@ func (p *poller) emitGateway(acc telegraf.Accumulator, info envoy.Info, now time
 	add(acc, mGateway, tags, f, now)
 }
 
+// tagList is a metric's tags, in any order: add sorts them. A mapper
+// writing many points reuses one, set per point.
+type tagList []lineproto.Tag
+
 // tagsOf is a metric's tags from key, value pairs, as a map literal would
-// list them: tagsOf("serial", serial, "phase", "total"). add sorts them.
-func tagsOf(kv ...string) []lineproto.Tag {
+// list them: tagsOf("serial", serial, "phase", "total").
+func tagsOf(kv ...string) tagList {
 	if len(kv)%2 != 0 {
 		panic("tagsOf: a key without a value")
 	}
-	tags := make([]lineproto.Tag, 0, len(kv)/2+1) // room for withTag's one more
+	tags := make(tagList, 0, len(kv)/2+1) // room for one set more
 	for i := 0; i < len(kv); i += 2 {
 		tags = append(tags, lineproto.Tag{Key: kv[i], Value: kv[i+1]})
 	}
 	return tags
 }
 
-// withTag is tags and one more, a copy: mappers share a point's tags
-// between its phases.
-func withTag(tags []lineproto.Tag, k, v string) []lineproto.Tag {
-	out := make([]lineproto.Tag, len(tags), len(tags)+1)
-	copy(out, tags)
-	return append(out, lineproto.Tag{Key: k, Value: v})
+// set gives the tag k the value v, replacing its value or adding it.
+func (t *tagList) set(k, v string) {
+	for i := range *t {
+		if (*t)[i].Key == k {
+			(*t)[i].Value = v
+			return
+		}
+	}
+	*t = append(*t, lineproto.Tag{Key: k, Value: v})
 }
 
 // lineAdder is an accumulator that takes a metric as the lists add builds
@@ -377,7 +391,7 @@ type lineAdder interface {
 // absurd reading can overflow a unit conversion or a sum (found by
 // FuzzMetrics), the writer drops such a field, and a metric left with none
 // stops it. f and tags are sorted in place and not kept.
-func add(acc telegraf.Accumulator, name string, tags []lineproto.Tag, f fields, t time.Time) {
+func add(acc telegraf.Accumulator, name string, tags tagList, f fields, t time.Time) {
 	f = f.normal()
 	if len(f) == 0 {
 		return
