@@ -28,8 +28,8 @@ type Batch struct {
 	fields int // fields written
 	enc    lineprotocol.Encoder
 	log    telegraf.Logger
-	keys   []string // scratch: tag keys in order
-	vals   []field  // scratch: the fields that can be written
+	tags   []Tag   // scratch: the tags of a map, in key order
+	vals   []field // scratch: the fields that can be written
 }
 
 type field struct {
@@ -104,6 +104,75 @@ func (*Batch) WithTracking(int) telegraf.TrackingAccumulator {
 	panic("telegraf-enphase: metric tracking is not supported by the execd loop")
 }
 
+// Tag is a tag of a line given to AddLine.
+type Tag struct {
+	Key, Value string
+}
+
+// Kind is the type of a Field's value.
+type Kind uint8
+
+// The kinds of field values the plugin writes.
+const (
+	Float  Kind = iota // Field.Float, a float64
+	Int                // Field.Int, an int64 ("i")
+	String             // Field.Str
+)
+
+// Field is a field of a line given to AddLine: its value is Float, Int or
+// Str, as Kind says. A typed value, not an any: boxing each float64 cost an
+// allocation.
+type Field struct {
+	Key   string
+	Kind  Kind
+	Float float64
+	Int   int64
+	Str   string
+}
+
+// Value is the field's value as the type Telegraf's metrics hold.
+func (f Field) Value() any {
+	switch f.Kind {
+	case Int:
+		return f.Int
+	case String:
+		return f.Str
+	}
+	return f.Float
+}
+
+// AddLine adds a metric given as lists, what the plugin's mapping builds,
+// without the maps of a telegraf.Accumulator: fields sorted by key, tags
+// sorted by key, neither with a key twice. The lists are not kept. What
+// AddFields leaves out, AddLine leaves out too, so both write the same
+// bytes for the same metric.
+func (b *Batch) AddLine(name string, tags []Tag, fields []Field, t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.vals = b.vals[:0]
+	for _, f := range fields {
+		if f.Key == "" {
+			continue
+		}
+		var val lineprotocol.Value
+		ok := true
+		switch f.Kind {
+		case Float:
+			val, ok = lineprotocol.FloatValue(f.Float)
+		case Int:
+			val = lineprotocol.IntValue(f.Int)
+		case String:
+			val, ok = lineprotocol.StringValue(f.Str)
+		default:
+			ok = false
+		}
+		if ok {
+			b.vals = append(b.vals, field{f.Key, val})
+		}
+	}
+	b.write(name, tags, t)
+}
+
 // add encodes one line. Fields that cannot be written are left out, as
 // Telegraf's serializer does, and so is a line left with none: a non-finite
 // float would make Telegraf's parser drop the line, and one without fields
@@ -124,9 +193,6 @@ func (b *Batch) add(name string, fields map[string]any, tags map[string]string, 
 			b.vals = append(b.vals, field{k, val})
 		}
 	}
-	if len(b.vals) == 0 {
-		return
-	}
 	// Fields in key order, as Telegraf's serializer writes them: the same
 	// gather gives the same bytes (dump's output diffs cleanly).
 	for i := 1; i < len(b.vals); i++ {
@@ -134,17 +200,26 @@ func (b *Batch) add(name string, fields map[string]any, tags map[string]string, 
 			b.vals[j], b.vals[j-1] = b.vals[j-1], b.vals[j]
 		}
 	}
-	b.keys = b.keys[:0]
+	b.tags = b.tags[:0]
 	for k, v := range tags {
-		if k != "" && v != "" { // Telegraf's serializer leaves empty tags out too
-			b.keys = append(b.keys, k)
-		}
+		b.tags = append(b.tags, Tag{k, v})
 	}
-	sortStrings(b.keys)
+	SortTags(b.tags)
+	b.write(name, b.tags, ts)
+}
+
+// write encodes the line of b.vals, fields in key order, and tags, in key
+// order; empty tags are left out, as Telegraf's serializer does.
+func (b *Batch) write(name string, tags []Tag, ts time.Time) {
+	if len(b.vals) == 0 {
+		return
+	}
 	e := &b.enc
 	e.StartLine(name)
-	for _, k := range b.keys {
-		e.AddTag(k, tags[k])
+	for _, t := range tags {
+		if t.Key != "" && t.Value != "" {
+			e.AddTag(t.Key, t.Value)
+		}
 	}
 	for _, f := range b.vals {
 		e.AddField(f.key, f.val)
@@ -158,11 +233,12 @@ func (b *Batch) add(name string, fields map[string]any, tags map[string]string, 
 	}
 }
 
-// sortStrings is an insertion sort: a metric has a handful of tags, and
-// sort.Strings would allocate for its interface.
-func sortStrings(s []string) {
+// SortTags sorts tags by key, in place, keeping the order of equal keys.
+// It is an insertion sort: a metric has a handful of tags, and sort.Slice
+// would allocate for its closure.
+func SortTags(s []Tag) {
 	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+		for j := i; j > 0 && s[j].Key < s[j-1].Key; j-- {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
 	}

@@ -74,3 +74,45 @@ func TestWriterBoundsPendingR16(t *testing.T) {
 	require.LessOrEqual(t, w.pending, MaxPending)
 	require.Contains(t, log.String(), "stdout is not being read")
 }
+
+// AddLine, given the lists of a metric (sorted), writes what AddFields
+// writes for the same metric as maps, leaving out the same things: empty
+// tags and keys, non-finite floats, invalid UTF-8, a line without fields.
+func TestAddLineEncodesAsAddFields(t *testing.T) {
+	ts := time.Unix(1700000000, 5)
+	lg := execdlog.New(&syncBuf{}, telegraf.Info)
+	cases := []struct {
+		name   string
+		tags   []Tag
+		fields []Field
+	}{
+		{"types", []Tag{{"a", "b c"}, {"empty", ""}, {"z", "1"}}, []Field{
+			{Key: "f", Kind: Float, Float: 1.5}, {Key: "i", Kind: Int, Int: -3}, {Key: "s", Kind: String, Str: `a"b`},
+		}},
+		{"left out", []Tag{{"", "x"}, {"serial", "1"}}, []Field{
+			{Key: "", Kind: Float, Float: 1}, {Key: "bad", Kind: String, Str: "\xff"}, {Key: "inf", Kind: Float, Float: math.Inf(1)},
+			{Key: "nan", Kind: Float, Float: math.NaN()}, {Key: "x", Kind: Float, Float: 2},
+		}},
+		{"no field left", []Tag{{"serial", "1"}}, []Field{{Key: "nan", Kind: Float, Float: math.NaN()}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			lists, maps := NewBatch(lg), NewBatch(lg)
+			lists.AddLine("m", c.tags, c.fields, ts)
+			fm := map[string]any{}
+			for _, f := range c.fields {
+				fm[f.Key] = f.Value()
+			}
+			tm := map[string]string{}
+			for _, tg := range c.tags {
+				tm[tg.Key] = tg.Value
+			}
+			maps.AddFields("m", fm, tm, ts)
+			require.Equal(t, string(maps.Bytes()), string(lists.Bytes()))
+			require.Equal(t, maps.Fields(), lists.Fields())
+			if c.name == "types" {
+				require.Equal(t, `m,a=b\ c,z=1 f=1.5,i=-3i,s="a\"b" 1700000000000000005`+"\n", string(lists.Bytes()))
+			}
+		})
+	}
+}

@@ -1,6 +1,10 @@
 package enphase
 
-import "unicode/utf8"
+import (
+	"unicode/utf8"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/lineproto"
+)
 
 // Caps of text from the gateway in a metric (case R15): a firmware string of
 // 15 MiB would be written on every gather, and InfluxDB refuses string
@@ -12,20 +16,20 @@ const (
 
 // capText cuts every string field and tag value to its cap, at a rune
 // boundary; add calls it for every metric, so no mapper can forget. The
-// tags map is copied before a change: mappers share tag maps.
-func capText(tags map[string]string, f fields) map[string]string {
-	for k, v := range f {
-		if s, ok := v.(string); ok && len(s) > maxFieldValue {
-			f[k] = cutText(s, maxFieldValue)
+// tags are copied before a change: mappers share a point's tags.
+func capText(tags []lineproto.Tag, f fields) []lineproto.Tag {
+	for i := range f {
+		if f[i].Kind == lineproto.String && len(f[i].Str) > maxFieldValue {
+			f[i].Str = cutText(f[i].Str, maxFieldValue)
 		}
 	}
-	for _, v := range tags {
-		if len(v) <= maxTagValue {
+	for _, t := range tags {
+		if len(t.Value) <= maxTagValue {
 			continue
 		}
-		out := make(map[string]string, len(tags))
-		for k2, v2 := range tags {
-			out[k2] = cutText(v2, maxTagValue)
+		out := make([]lineproto.Tag, len(tags))
+		for i, t2 := range tags {
+			out[i] = lineproto.Tag{Key: t2.Key, Value: cutText(t2.Value, maxTagValue)}
 		}
 		return out
 	}

@@ -3,7 +3,6 @@ package enphase
 import (
 	"errors"
 	"io/fs"
-	"sort"
 	"strings"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/telegraf-enphase/telegraf-enphase/internal/atomicfile"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/lifetime"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/lineproto"
 	"github.com/telegraf-enphase/telegraf-enphase/internal/smallfile"
 )
 
@@ -50,20 +50,22 @@ type counters struct {
 // is named *_lifetime_* (energy_lifetime_wh, reactive_energy_lag_lifetime_varh...).
 func isLifetime(field string) bool { return strings.Contains(field, "_lifetime_") }
 
-// seriesKey names one series in the state: measurement, tags sorted, field.
-func seriesKey(name string, tags map[string]string, field string) string {
-	keys := make([]string, 0, len(tags))
-	for k := range tags {
-		keys = append(keys, k)
+// seriesKey names one series in the state: measurement, tags (sorted by
+// key, as add sorts them), field. The state file keeps these keys across
+// upgrades: their format must not change.
+func seriesKey(name string, tags []lineproto.Tag, field string) string {
+	n := len(name) + 1 + len(field)
+	for _, t := range tags {
+		n += 2 + len(t.Key) + len(t.Value)
 	}
-	sort.Strings(keys)
 	var b strings.Builder
+	b.Grow(n)
 	b.WriteString(name)
-	for _, k := range keys {
+	for _, t := range tags {
 		b.WriteString(",")
-		b.WriteString(k)
+		b.WriteString(t.Key)
 		b.WriteString("=")
-		b.WriteString(tags[k])
+		b.WriteString(t.Value)
 	}
 	b.WriteString(" ")
 	b.WriteString(field)
@@ -80,13 +82,13 @@ type counterAcc struct {
 	now time.Time
 }
 
-func (a counterAcc) AddFields(name string, f map[string]any, tags map[string]string, t ...time.Time) {
-	for k, v := range f {
-		if x, ok := v.(float64); ok && isLifetime(k) {
-			f[k] = a.p.monotonic(seriesKey(name, tags, k), x, a.now)
+func (a counterAcc) AddLine(name string, tags []lineproto.Tag, f []lineproto.Field, t time.Time) {
+	for i := range f {
+		if f[i].Kind == lineproto.Float && isLifetime(f[i].Key) {
+			f[i].Float = a.p.monotonic(seriesKey(name, tags, f[i].Key), f[i].Float, a.now)
 		}
 	}
-	a.Accumulator.AddFields(name, f, tags, t...)
+	emit(a.Accumulator, name, tags, f, t)
 }
 
 // monotonic returns the value to write for a raw lifetime reading, and

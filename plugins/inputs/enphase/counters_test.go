@@ -9,6 +9,8 @@ import (
 
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
 )
 
 // series gathers once per production.json body and returns, per gather, the
@@ -128,4 +130,34 @@ func TestFlappingActiveCount(t *testing.T) {
 	require.Equal(t, []any{2900.2, nil, 2900.2}, ct)
 	inv, _ := series(t, bodies, "enphase_production", map[string]string{"source": "inverters"}, "power_w")
 	require.Equal(t, []any{2869.0, 2869.0, 2869.0}, inv)
+}
+
+// TestSeriesKeysOfAGather pins the state file's series keys, which persist
+// across upgrades: measurement, tags sorted by key, field, for every kind
+// of lifetime series a gather writes, whatever order a mapper listed its
+// tags in.
+func TestSeriesKeysOfAGather(t *testing.T) {
+	e := mappingPoller(testutil.Logger{Quiet: true})
+	now := time.Unix(1785607200, 0)
+	acc := counterAcc{Accumulator: &testutil.Accumulator{}, p: e, now: now}
+	one := envoy.Num{V: 1000, Valid: true}
+	vals := envoy.Values{WhLifetime: one, WNow: one}
+	e.addProduction(acc, "S1", envoy.Production{
+		Production:  []envoy.Reading{{Type: "eim", MeasurementType: "production", ActiveCount: one, Values: vals, Lines: []envoy.Values{vals}}},
+		Consumption: []envoy.Reading{{Type: "eim", MeasurementType: "net-consumption", ActiveCount: one, Values: vals}},
+	}, 1, now)
+	addMeterReadings(acc, "S1", map[int64]envoy.Meter{7: {EID: 7, MeasurementType: "production"}},
+		[]envoy.MeterReading{{EID: 7, MeterValues: envoy.MeterValues{ActEnergyDlvd: one}}}, now)
+	want := []string{
+		"enphase_production,phase=total,serial=S1,source=ct energy_lifetime_wh",
+		"enphase_production,phase=L1,serial=S1,source=ct energy_lifetime_wh",
+		"enphase_consumption,measurement_type=net,phase=total,serial=S1 energy_lifetime_wh",
+		"enphase_meter,measurement_type=production,phase=total,serial=S1 energy_delivered_lifetime_wh",
+	}
+	require.Equal(t, len(want), e.state.counters.set.Len())
+	b, err := e.state.counters.set.Marshal()
+	require.NoError(t, err)
+	for _, k := range want {
+		require.Contains(t, string(b), `"`+k+`"`)
+	}
 }

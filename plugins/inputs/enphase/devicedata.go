@@ -33,6 +33,8 @@ func scaled(n envoy.Num, div float64) envoy.Num { return divided(n, div) }
 // /api/v1/production/inverters (case P12).
 func addDeviceData(acc telegraf.Accumulator, serial string, d envoy.DeviceData, last map[string]envoy.Epoch, now time.Time) (emitted map[string]bool) {
 	emitted = make(map[string]bool)
+	var f fields // reused for every inverter, as are its tags
+	tags := tagsOf("serial", serial, "device_serial", "")
 	for _, dev := range d.Devices {
 		if !dev.Microinverter() || !dev.Active || dev.SN == "" || len(dev.Channels) == 0 {
 			continue
@@ -59,11 +61,11 @@ func addDeviceData(acc telegraf.Accumulator, serial string, d envoy.DeviceData, 
 		if last != nil {
 			last[dev.SN] = r.EndDate
 		}
-		f := fields{}
+		f = f[:0]
 		f.put("power_w", ch.Watts.Now)
 		f.put("power_max_w", ch.Watts.Max)
 		if known {
-			f["last_report_unix_s"] = ts.Unix()
+			f.setInt("last_report_unix_s", ts.Unix())
 		}
 		f.put("dc_voltage_v", scaled(r.DCVoltageINmV, 1000))
 		f.put("dc_current_a", scaled(r.DCCurrentINmA, 1000))
@@ -80,7 +82,8 @@ func addDeviceData(acc telegraf.Accumulator, serial string, d envoy.DeviceData, 
 		f.putCounter("energy_lifetime_wh", scaled(ch.Lifetime.JoulesProduced, 3600))
 		f.put("energy_interval_wh", scaled(r.JoulesProduced, 3600))
 		f.put("interval_s", r.Duration)
-		add(acc, mInverter, map[string]string{"serial": serial, "device_serial": dev.SN}, f, ts)
+		tags.set("device_serial", dev.SN)
+		add(acc, mInverter, tags, f, ts)
 	}
 	return emitted
 }

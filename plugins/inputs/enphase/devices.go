@@ -31,17 +31,17 @@ const (
 )
 
 // putCapped adds a present, non-empty string, cut to maxTextField bytes.
-func (f fields) putCapped(key string, t envoy.Text) {
+func (f *fields) putCapped(key string, t envoy.Text) {
 	if t.Valid && t.S != "" {
-		f[key] = cutText(t.S, maxTextField)
+		f.setString(key, cutText(t.S, maxTextField))
 	}
 }
 
 // putStatus adds a device's status flags, comma-joined and cut to
 // maxTextField bytes.
-func (f fields) putStatus(key string, l envoy.TextList) {
+func (f *fields) putStatus(key string, l envoy.TextList) {
 	if len(l) > 0 {
-		f[key] = cutText(strings.Join(l, ","), maxTextField)
+		f.setString(key, cutText(strings.Join(l, ","), maxTextField))
 	}
 }
 
@@ -71,6 +71,7 @@ func (g *gatherRun) metadataDue(source string) bool {
 // lists an AC Battery.
 func addInventory(acc telegraf.Accumulator, serial string, inv envoy.Inventory, devices bool, now time.Time) (acb bool) {
 	n := 0
+	var f fields // reused for every point
 	for _, g := range inv {
 		kind := groupKind(g.Type)
 		for _, d := range g.Devices {
@@ -83,7 +84,7 @@ func addInventory(acc telegraf.Accumulator, serial string, inv envoy.Inventory, 
 				continue // nothing to key it by
 			}
 			if devices {
-				f := fields{}
+				f = f[:0]
 				f.putCapped("firmware", d.ImgPnumRunning)
 				f.putCapped("part_number", d.PartNum)
 				f.putEpoch("installed_unix_s", d.Installed.Epoch())
@@ -94,13 +95,13 @@ func addInventory(acc telegraf.Accumulator, serial string, inv envoy.Inventory, 
 				f.putFlag("provisioned", d.Provisioned)
 				f.putFlag("operating", d.Operating)
 				f.putStatus("status", d.DeviceStatus)
-				add(acc, mDevice, map[string]string{"serial": serial, "type": kind, "device_serial": sn}, f, now)
+				add(acc, mDevice, tagsOf("serial", serial, "type", kind, "device_serial", sn), f, now)
 			}
 			if kind != batteryACB {
 				continue
 			}
 			acb = true
-			f := fields{}
+			f = f[:0]
 			f.put("soc_percent", d.PercentFull)
 			f.put("max_cell_temperature_c", d.MaxCellTemp)
 			f.putCapped("charge_status", d.ChargeStatus)
@@ -110,7 +111,7 @@ func addInventory(acc telegraf.Accumulator, serial string, inv envoy.Inventory, 
 			f.putFlag("communicating", d.Communicating)
 			f.putEpoch("last_report_unix_s", d.LastReportDate.Epoch())
 			f.putStatus("status", d.DeviceStatus)
-			add(acc, mBattery, map[string]string{"serial": serial, "type": batteryACB, "device_serial": sn}, f, now)
+			add(acc, mBattery, tagsOf("serial", serial, "type", batteryACB, "device_serial", sn), f, now)
 		}
 	}
 	return acb
@@ -130,6 +131,7 @@ func groupKind(t envoy.Text) string {
 // tagged with their type as addBatteries and addSystemControllers tag them.
 func addEnsembleDevices(acc telegraf.Accumulator, serial string, inv envoy.EnsembleInventory, now time.Time) {
 	n := 0
+	var f fields // reused for every device
 	for _, g := range inv {
 		kind := groupKind(g.Type)
 		for _, d := range g.Devices {
@@ -141,7 +143,7 @@ func addEnsembleDevices(acc telegraf.Accumulator, serial string, inv envoy.Ensem
 			if sn == "" {
 				continue
 			}
-			f := fields{}
+			f = f[:0]
 			fw := d.ImgPnumRunning
 			for _, alt := range []envoy.Text{d.FWVersion, d.RGMFWVersion} {
 				if fw.S == "" {
@@ -158,7 +160,7 @@ func addEnsembleDevices(acc telegraf.Accumulator, serial string, inv envoy.Ensem
 			f.putFlag("communicating", d.Communicating)
 			f.putFlag("operating", d.Operating)
 			f.putStatus("status", d.DeviceStatus)
-			add(acc, mDevice, map[string]string{"serial": serial, "type": kind, "device_serial": sn}, f, now)
+			add(acc, mDevice, tagsOf("serial", serial, "type", kind, "device_serial", sn), f, now)
 		}
 	}
 }
@@ -171,15 +173,15 @@ func addMeterDevices(acc telegraf.Accumulator, serial string, meters []envoy.Met
 		if i >= maxDevices {
 			return
 		}
-		f := fields{}
+		var f fields
 		f.putCapped("state", envoy.Text{S: m.State, Valid: true})
 		f.putCapped("phase_mode", envoy.Text{S: m.PhaseMode, Valid: true})
 		f.putInt("phase_count", m.PhaseCount)
 		f.putCapped("metering_status", envoy.Text{S: m.MeteringStatus, Valid: true})
 		f.putStatus("status_flags", m.StatusFlags)
-		tags := map[string]string{"serial": serial, "type": "ct", "device_serial": strconv.FormatInt(m.EID, 10)}
+		tags := tagsOf("serial", serial, "type", "ct", "device_serial", strconv.FormatInt(m.EID, 10))
 		if t := cutText(m.MeasurementType, maxTagText); t != "" {
-			tags["measurement_type"] = t
+			tags.set("measurement_type", t)
 		}
 		add(acc, mDevice, tags, f, now)
 	}
@@ -191,7 +193,7 @@ func addMeterDevices(acc telegraf.Accumulator, serial string, meters []envoy.Met
 // are read with /info, and only where a generator is configured.
 func addGeneratorConfig(acc telegraf.Accumulator, serial string, cfg envoy.GeneratorConfig, sched *envoy.GeneratorSchedule, now time.Time) {
 	s := cfg.Settings()
-	f := fields{}
+	var f fields
 	f.put("max_current_a", s.MaxContGenAmps)
 	f.put("min_loading_percent", s.MinGenLoadingPerc)
 	f.put("max_efficiency_percent", s.MaxGenEfficiencyPerc)
@@ -211,10 +213,10 @@ func addGeneratorConfig(acc telegraf.Accumulator, serial string, cfg envoy.Gener
 		f.put("exercise_duration_min", ex.Duration)
 		f.putCapped("exercise_day", ex.Day)
 		f.put("default_start_soc_percent", sched.DefaultSOC.StartSOC)
-		putSOC(f, "default_stop_soc_percent", sched.DefaultSOC.StopSOC)
+		putSOC(&f, "default_stop_soc_percent", sched.DefaultSOC.StopSOC)
 		f.putCapped("schedule_updated_by", sched.LastUpdatedBy)
 	}
-	add(acc, mGeneratorConfig, map[string]string{"serial": serial}, f, now)
+	add(acc, mGeneratorConfig, tagsOf("serial", serial), f, now)
 	if sched == nil {
 		return
 	}
@@ -227,22 +229,22 @@ func addGeneratorConfig(acc telegraf.Accumulator, serial string, cfg envoy.Gener
 						return
 					}
 					n++
-					f := fields{}
+					var f fields
 					f.putCapped("season_start", season.Start)
 					f.putCapped("season_end", season.End)
 					f.putCapped("week_days", day.WeekDays)
 					f.put("start_min", p.Start)
 					f.put("duration_min", p.Duration)
 					f.put("start_soc_percent", p.StartSOC)
-					putSOC(f, "stop_soc_percent", p.StopSOC)
+					putSOC(&f, "stop_soc_percent", p.StopSOC)
 					f.putCapped("setting", p.Setting)
-					tags := map[string]string{
-						"serial":   serial,
-						"schedule": idTag(envoy.Text{S: name, Valid: true}, 0),
-						"season":   idTag(season.ID, i),
-						"days":     idTag(day.ID, j),
-						"period":   idTag(p.ID, k),
-					}
+					tags := tagsOf(
+						"serial", serial,
+						"schedule", idTag(envoy.Text{S: name, Valid: true}, 0),
+						"season", idTag(season.ID, i),
+						"days", idTag(day.ID, j),
+						"period", idTag(p.ID, k),
+					)
 					add(acc, mGeneratorSchedule, tags, f, now)
 				}
 			}
@@ -251,7 +253,7 @@ func addGeneratorConfig(acc telegraf.Accumulator, serial string, cfg envoy.Gener
 }
 
 // putSOC adds a state of charge the gateway may set to -1 for "not set".
-func putSOC(f fields, key string, n envoy.Num) {
+func putSOC(f *fields, key string, n envoy.Num) {
 	if n.Valid && n.V >= 0 {
 		f.put(key, n)
 	}

@@ -34,37 +34,37 @@ const (
 func fromMilli(n envoy.Num) envoy.Num { return divided(n, 1000) }
 
 // putText adds a present, non-empty string.
-func (f fields) putText(key string, t envoy.Text) {
+func (f *fields) putText(key string, t envoy.Text) {
 	if t.Valid && t.S != "" {
-		f[key] = t.S
+		f.setString(key, t.S)
 	}
 }
 
 // putInt adds a present value that is an integer by nature (a code, a level,
 // a count). One beyond int64 is not written: Go's conversion of it depends
 // on the CPU (MinInt64 on amd64).
-func (f fields) putInt(key string, n envoy.Num) {
+func (f *fields) putInt(key string, n envoy.Num) {
 	if n.Valid && math.Abs(n.V) < 1<<63 {
-		f[key] = int64(math.Round(n.V))
+		f.setInt(key, int64(math.Round(n.V)))
 	}
 }
 
 // putFlag adds a boolean as the integer 0 or 1: it charts as a step and
 // aggregates (mean = share of time), where a boolean field does neither.
-func (f fields) putFlag(key string, b envoy.Flag) {
+func (f *fields) putFlag(key string, b envoy.Flag) {
 	if b.Valid {
 		var v int64
 		if b.V {
 			v = 1
 		}
-		f[key] = v
+		f.setInt(key, v)
 	}
 }
 
 // putEpoch adds a known Unix time in seconds.
-func (f fields) putEpoch(key string, e envoy.Epoch) {
+func (f *fields) putEpoch(key string, e envoy.Epoch) {
 	if t, ok := e.Time(); ok {
-		f[key] = t.Unix()
+		f.setInt(key, t.Unix())
 	}
 }
 
@@ -96,19 +96,17 @@ func celsius(t envoy.Num, d envoy.EnsembleDevice, deviceType string) envoy.Num {
 	return t
 }
 
-// deviceFields are the fields every ensemble device may have.
-func deviceFields(d envoy.EnsembleDevice, deviceType string) fields {
-	f := fields{}
+// deviceFields puts the fields every ensemble device may have.
+func deviceFields(f *fields, d envoy.EnsembleDevice, deviceType string) {
 	f.put("temperature_c", celsius(d.Temperature, d, deviceType))
 	f.putText("admin_state", d.AdminStateStr)
 	if len(d.DeviceStatus) > 0 {
-		f["status"] = strings.Join(d.DeviceStatus, ",")
+		f.setString("status", strings.Join(d.DeviceStatus, ","))
 	}
 	f.putFlag("communicating", d.Communicating)
 	f.putInt("comm_level_sub_ghz", d.CommLevelSub)
 	f.putInt("comm_level_2_4_ghz", d.CommLevel24)
 	f.putEpoch("last_report_unix_s", d.LastReportDate)
-	return f
 }
 
 // addBatteries maps the IQ Batteries (Encharge) of /ivp/ensemble/inventory
@@ -127,6 +125,7 @@ func addBatteries(acc telegraf.Accumulator, serial string, inv envoy.EnsembleInv
 		}
 	}
 	seen := map[string]bool{}
+	var f fields // reused for every battery
 	for _, g := range inv {
 		if !g.IsBattery() {
 			continue
@@ -136,16 +135,17 @@ func addBatteries(acc telegraf.Accumulator, serial string, inv envoy.EnsembleInv
 			kind = typeTag(g.Type.S) // a battery type this release does not know (case P15)
 		}
 		for _, d := range g.Devices {
-			f := deviceFields(d, g.Type.S)
+			f = f[:0]
+			deviceFields(&f, d, g.Type.S)
 			f.put("soc_percent", d.PercentFull)
 			f.put("max_cell_temperature_c", celsius(d.MaxCellTemp, d, g.Type.S))
 			f.put("capacity_wh", d.EnchargeCapacity)
 			f.putInt("led_status", d.LEDStatus)
 			f.putFlag("dc_switch_off", d.DCSwitchOff)
 			f.putFlag("sleep_enabled", d.SleepEnabled)
-			tags := map[string]string{"serial": serial, "type": kind}
+			tags := tagsOf("serial", serial, "type", kind)
 			if sn := d.SerialNum.S; sn != "" {
-				tags["device_serial"] = sn
+				tags.set("device_serial", sn)
 				if p, ok := powers[sn]; ok {
 					f.put("power_w", fromMilli(p.RealPowerMW))
 					f.put("apparent_power_va", fromMilli(p.ApparentPowerMVA))
@@ -163,10 +163,10 @@ func addBatteries(acc telegraf.Accumulator, serial string, inv envoy.EnsembleInv
 			continue
 		}
 		seen[sn] = true
-		f := fields{}
+		f = f[:0]
 		f.put("power_w", fromMilli(p.RealPowerMW))
 		f.put("apparent_power_va", fromMilli(p.ApparentPowerMVA))
-		add(acc, mBattery, map[string]string{"serial": serial, "device_serial": sn, "type": batteryEncharge}, f, now)
+		add(acc, mBattery, tagsOf("serial", serial, "device_serial", sn, "type", batteryEncharge), f, now)
 	}
 }
 
@@ -184,15 +184,15 @@ func addACBatteries(acc telegraf.Accumulator, serial string, storage []envoy.Sto
 		if s.Type != "" && !strings.EqualFold(s.Type, batteryACB) {
 			kind = typeTag(s.Type)
 		}
-		f := fields{}
+		var f fields
 		f.put("soc_percent", s.PercentFull)
 		f.put("power_w", s.WNow)
 		f.put("energy_wh", s.WhNow)
 		if s.State != "" {
-			f["state"] = s.State
+			f.setString("state", s.State)
 		}
 		f.putInt("devices", s.ActiveCount)
-		add(acc, mBattery, map[string]string{"serial": serial, "type": kind}, f, now)
+		add(acc, mBattery, tagsOf("serial", serial, "type", kind), f, now)
 	}
 }
 
@@ -218,7 +218,7 @@ func addBatterySystem(acc telegraf.Accumulator, serial string, sec envoy.SecCtrl
 	if !hasEnc && !hasACB {
 		return
 	}
-	f := fields{}
+	var f fields
 	f.put("soc_combined_percent", sec.AggSOC)
 	f.put("max_energy_combined_wh", sec.MaxEnergy)
 	f.put("backup_soc_percent", sec.AdjustedBackupSOC)
@@ -235,9 +235,9 @@ func addBatterySystem(acc telegraf.Accumulator, serial string, sec envoy.SecCtrl
 		f.put("acb_energy_wh", sec.ACBAggEnergy)
 	}
 	if count >= 0 {
-		f["battery_count"] = int64(count)
+		f.setInt("battery_count", int64(count))
 	}
-	add(acc, mBatterySystem, map[string]string{"serial": serial}, f, now)
+	add(acc, mBatterySystem, tagsOf("serial", serial), f, now)
 }
 
 // gridState names the grid connection "on-grid" or "off-grid" from the main
@@ -281,9 +281,10 @@ func addSystemControllers(acc telegraf.Accumulator, serial string, inv envoy.Ens
 			kind = "unknown"
 		}
 		for _, d := range g.Devices {
-			f := deviceFields(d, g.Type.S)
+			var f fields
+			deviceFields(&f, d, g.Type.S)
 			if s := gridState(d); s != "" {
-				f["grid_state"] = s
+				f.setString("grid_state", s)
 			}
 			relay := d.MainsOperState
 			if !relay.Valid {
@@ -293,9 +294,9 @@ func addSystemControllers(acc telegraf.Accumulator, serial string, inv envoy.Ens
 			f.putText("relay_admin_state", d.MainsAdminState)
 			f.putText("grid_mode", d.EnpwrGridMode)
 			f.putText("battery_grid_mode", d.EnchgGridMode)
-			tags := map[string]string{"serial": serial, "type": kind}
+			tags := tagsOf("serial", serial, "type", kind)
 			if d.SerialNum.S != "" {
-				tags["device_serial"] = d.SerialNum.S
+				tags.set("device_serial", d.SerialNum.S)
 			}
 			add(acc, mSystemController, tags, f, now)
 		}
@@ -308,12 +309,12 @@ func addSystemControllers(acc telegraf.Accumulator, serial string, inv envoy.Ens
 // both with four contacts, Enpower or not: read them only when the inventory
 // lists an ENPOWER. type is kept raw ("3RD-PV", case P15).
 func addDryContacts(acc telegraf.Accumulator, serial string, status envoy.DryContacts, settings envoy.DryContactSettings, now time.Time) {
-	byID := map[string]fields{}
+	byID := map[string]*fields{}
 	var order []string
-	get := func(id string) fields {
+	get := func(id string) *fields {
 		f, ok := byID[id]
 		if !ok {
-			f = fields{}
+			f = &fields{}
 			byID[id] = f
 			order = append(order, id)
 		}
@@ -346,7 +347,7 @@ func addDryContacts(acc telegraf.Accumulator, serial string, status envoy.DryCon
 		f.put("essential_end_s", c.EssentialEndTime)
 	}
 	for _, id := range order {
-		add(acc, mDryContact, map[string]string{"serial": serial, "contact": id}, byID[id], now)
+		add(acc, mDryContact, tagsOf("serial", serial, "contact", id), *byID[id], now)
 	}
 }
 
@@ -354,7 +355,7 @@ func addDryContacts(acc telegraf.Accumulator, serial string, status envoy.DryCon
 // gateway answers it where no generator exists: read it only when the
 // inventory lists an ENPOWER and /ivp/ss/gen_config is not {}.
 func addGenerator(acc telegraf.Accumulator, serial string, g envoy.Generator, now time.Time) {
-	f := fields{}
+	var f fields
 	f.putText("admin_state", g.AdminState)
 	f.putText("oper_state", g.OperState)
 	f.putText("admin_mode", g.AdminMode)
@@ -362,7 +363,7 @@ func addGenerator(acc telegraf.Accumulator, serial string, g envoy.Generator, no
 	if g.StopSOC.Valid && g.StopSOC.V >= 0 { // -1: not set
 		f.put("stop_soc_percent", g.StopSOC)
 	}
-	add(acc, mGenerator, map[string]string{"serial": serial}, f, now)
+	add(acc, mGenerator, tagsOf("serial", serial), f, now)
 }
 
 // addTariff maps the battery settings of /admin/lib/tariff to
@@ -374,7 +375,7 @@ func addTariff(acc telegraf.Accumulator, serial string, t envoy.Tariff, now time
 	if s == nil {
 		return
 	}
-	f := fields{}
+	var f fields
 	f.putText("storage_mode", s.Mode)
 	f.putText("operation_mode", s.OperationModeSubType)
 	f.put("reserve_soc_percent", s.ReservedSOC)
@@ -382,5 +383,5 @@ func addTariff(acc telegraf.Accumulator, serial string, t envoy.Tariff, now time
 	f.putFlag("charge_from_grid", s.ChargeFromGrid)
 	f.putFlag("optimised_schedules", s.OptSchedules)
 	f.putEpoch("storage_settings_date_unix_s", s.Date.Epoch())
-	add(acc, mTariff, map[string]string{"serial": serial}, f, now)
+	add(acc, mTariff, tagsOf("serial", serial), f, now)
 }

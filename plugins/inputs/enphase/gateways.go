@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/influxdata/telegraf"
+
+	"github.com/telegraf-enphase/telegraf-enphase/internal/lineproto"
 )
 
 // Gateways runs several gateways in one execd process (Telegraf's shim runs
@@ -86,6 +89,11 @@ func (g *Gateways) GatherOnce(acc telegraf.Accumulator) error {
 type logErrors struct {
 	telegraf.Accumulator
 	log telegraf.Logger
+}
+
+// AddLine keeps the fast path of the accumulator it wraps (add).
+func (a logErrors) AddLine(name string, tags []lineproto.Tag, f []lineproto.Field, t time.Time) {
+	emit(a.Accumulator, name, tags, f, t)
 }
 
 func (a logErrors) AddError(err error) {

@@ -8,6 +8,7 @@ import (
 	"github.com/influxdata/telegraf"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/lineproto"
 )
 
 // This file is the one place that maps the gateway's JSON to metrics. Every
@@ -25,21 +26,37 @@ const (
 	mGateway     = "enphase_gateway"
 )
 
-type fields map[string]any
+// fields are one metric's fields, in the order its mapper puts them: add
+// sorts them. A list, not a map: a gather of 600 inverters built 600 maps
+// only to walk and sort each once. A mapper writing many points reuses one
+// (f = f[:0]) and puts only typed values, so no float64 is boxed either.
+type fields []lineproto.Field
+
+func (f *fields) setFloat(key string, v float64) {
+	*f = append(*f, lineproto.Field{Key: key, Kind: lineproto.Float, Float: v})
+}
+
+func (f *fields) setInt(key string, v int64) {
+	*f = append(*f, lineproto.Field{Key: key, Kind: lineproto.Int, Int: v})
+}
+
+func (f *fields) setString(key, v string) {
+	*f = append(*f, lineproto.Field{Key: key, Kind: lineproto.String, Str: v})
+}
 
 // put adds a present value.
-func (f fields) put(key string, n envoy.Num) {
+func (f *fields) put(key string, n envoy.Num) {
 	if n.Valid {
-		f[key] = n.V
+		f.setFloat(key, n.V)
 	}
 }
 
 // putCounter adds a lifetime counter unless it reads 0: a zero is a gateway
 // that has just booted or updated, never a real lifetime (cases V8, P7), and
 // writing it would make every difference() spike.
-func (f fields) putCounter(key string, n envoy.Num) {
+func (f *fields) putCounter(key string, n envoy.Num) {
 	if n.Valid && n.V != 0 {
-		f[key] = n.V
+		f.setFloat(key, n.V)
 	}
 }
 
@@ -64,8 +81,7 @@ func phasesToEmit[T any](lines []T, count int, nonZero func(T) bool) int {
 // productionFields maps a production.json entry or line. The aggregate
 // rmsVoltage and rmsCurrent are sums over the phases (case V2), so they are
 // emitted only per phase.
-func productionFields(v envoy.Values, perPhase, daily bool) fields {
-	f := fields{}
+func productionFields(f *fields, v envoy.Values, perPhase, daily bool) {
 	f.put("power_w", v.WNow)
 	f.putCounter("energy_lifetime_wh", v.WhLifetime)
 	if daily {
@@ -82,7 +98,6 @@ func productionFields(v envoy.Values, perPhase, daily bool) fields {
 		f.put("voltage_v", v.RmsVoltage)
 		f.put("current_a", v.RmsCurrent)
 	}
-	return f
 }
 
 func valuesNonZero(v envoy.Values) bool {
@@ -94,12 +109,19 @@ func valuesNonZero(v envoy.Values) bool {
 	return false
 }
 
-// addRows emits an eim entry's total and its phases.
-func addRows(acc telegraf.Accumulator, name string, tags map[string]string, r envoy.Reading, phases int, daily bool, now time.Time) {
-	add(acc, name, withTag(tags, "phase", "total"), productionFields(r.Values, false, daily), now)
+// addRows emits an eim entry's total and its phases, tagged with tags and
+// their phase.
+func addRows(acc telegraf.Accumulator, name string, tags tagList, r envoy.Reading, phases int, daily bool, now time.Time) {
+	var f fields
+	productionFields(&f, r.Values, false, daily)
+	tags.set("phase", "total")
+	add(acc, name, tags, f, now)
 	n := phasesToEmit(r.Lines, phases, valuesNonZero)
 	for i := range n {
-		add(acc, name, withTag(tags, "phase", phaseName(i)), productionFields(r.Lines[i], true, daily), now)
+		f = f[:0]
+		productionFields(&f, r.Lines[i], true, daily)
+		tags.set("phase", phaseName(i))
+		add(acc, name, tags, f, now)
 	}
 }
 
@@ -141,17 +163,18 @@ func (p *poller) addProduction(acc telegraf.Accumulator, serial string, prod env
 		}
 		switch {
 		case r.Type == "eim" && (r.MeasurementType == "production" || r.MeasurementType == ""):
-			addRows(acc, mProduction, map[string]string{"serial": serial, "source": "ct"}, r, phases, true, now)
+			addRows(acc, mProduction, tagsOf("serial", serial, "source", "ct"), r, phases, true, now)
 		case r.Type == "inverters":
 			// The microinverters' own report: no phases, no daily counters
 			// (case P6: absent, not 0).
 			// Its lifetime is the 32-bit sum (case V7): the gateway's own
 			// 64-bit total, read this gather, says how many wraps it lacks.
-			tags := map[string]string{"serial": serial, "source": "inverters", "phase": "total"}
-			f := fields{}
+			tags := tagsOf("serial", serial, "source", "inverters", "phase", "total")
+			var f fields
 			f.put("power_w", r.WNow)
 			f.putCounter("energy_lifetime_wh", r.WhLifetime)
 			if ref := p.state.summaryLifetime; r.WhLifetime.Valid && r.WhLifetime.V != 0 && ref.at.Equal(now) {
+				lineproto.SortTags(tags) // as add sorts them for counterAcc
 				p.anchor(seriesKey(mProduction, tags, "energy_lifetime_wh"), r.WhLifetime.V, ref.wh, now)
 			}
 			f.put("energy_today_wh", r.WhToday)
@@ -177,7 +200,7 @@ func (p *poller) addProduction(acc telegraf.Accumulator, serial string, prod env
 		}
 		// A type we do not know yet is kept under its own name (case P15).
 		// Net today and 7-day counters are always 0 on every firmware seen.
-		addRows(acc, mConsumption, map[string]string{"serial": serial, "measurement_type": kind}, r, phases, kind == "total", now)
+		addRows(acc, mConsumption, tagsOf("serial", serial, "measurement_type", kind), r, phases, kind == "total", now)
 	}
 }
 
@@ -199,16 +222,15 @@ func addSummary(acc telegraf.Accumulator, serial string, s envoy.Summary, now ti
 	if s.WattHoursLifetime.V == 0 && s.WattHoursToday.V == 0 && s.WattHoursSevenDays.V == 0 && s.WattsNow.V == 0 {
 		return
 	}
-	f := fields{}
+	var f fields
 	f.put("power_w", s.WattsNow)
 	f.putCounter("energy_lifetime_wh", s.WattHoursLifetime)
 	f.put("energy_today_wh", s.WattHoursToday)
 	f.put("energy_last_seven_days_wh", s.WattHoursSevenDays)
-	add(acc, mProduction, map[string]string{"serial": serial, "source": "summary", "phase": "total"}, f, now)
+	add(acc, mProduction, tagsOf("serial", serial, "source", "summary", "phase", "total"), f, now)
 }
 
-func meterFields(v envoy.MeterValues, perPhase bool) fields {
-	f := fields{}
+func meterFields(f *fields, v envoy.MeterValues, perPhase bool) {
 	f.put("power_w", v.ActivePower)
 	f.put("reactive_power_var", v.ReactivePower)
 	f.put("apparent_power_va", v.ApparentPower)
@@ -223,7 +245,6 @@ func meterFields(v envoy.MeterValues, perPhase bool) fields {
 		f.put("voltage_v", v.Voltage)
 		f.put("current_a", v.Current)
 	}
-	return f
 }
 
 func meterNonZero(v envoy.MeterValues) bool {
@@ -239,24 +260,30 @@ func meterNonZero(v envoy.MeterValues) bool {
 // eid, never by index: the lists differ in length and order on some firmware,
 // and readings of unknown or disabled meters are noise (cases P10, P11).
 func addMeterReadings(acc telegraf.Accumulator, serial string, enabled map[int64]envoy.Meter, readings []envoy.MeterReading, now time.Time) {
+	var f fields // reused for every point
 	for _, r := range readings {
 		m, ok := enabled[r.EID]
 		if !ok {
 			continue
 		}
-		tags := map[string]string{"serial": serial, "measurement_type": m.MeasurementType}
-		total := meterFields(r.MeterValues, false)
-		total["metering_status"] = m.MeteringStatus
-		total["status_flags"] = strings.Join(m.StatusFlags, ",")
-		total["eid"] = m.EID
-		add(acc, mMeter, withTag(tags, "phase", "total"), total, now)
+		tags := tagsOf("serial", serial, "measurement_type", m.MeasurementType)
+		f = f[:0]
+		meterFields(&f, r.MeterValues, false)
+		f.setString("metering_status", m.MeteringStatus)
+		f.setString("status_flags", strings.Join(m.StatusFlags, ","))
+		f.setInt("eid", m.EID)
+		tags.set("phase", "total")
+		add(acc, mMeter, tags, f, now)
 		phases := 0
 		if m.PhaseCount.Valid {
 			phases = int(m.PhaseCount.V)
 		}
 		n := phasesToEmit(r.Channels, phases, meterNonZero)
 		for i := range n {
-			add(acc, mMeter, withTag(tags, "phase", phaseName(i)), meterFields(r.Channels[i], true), now)
+			f = f[:0]
+			meterFields(&f, r.Channels[i], true)
+			tags.set("phase", phaseName(i))
+			add(acc, mMeter, tags, f, now)
 		}
 	}
 }
@@ -266,6 +293,8 @@ func addMeterReadings(acc telegraf.Accumulator, serial string, enabled map[int64
 // per report, so a 5-minute poll of 15-minute reports writes no duplicates.
 // Inverters in covered were already written from /ivp/pdm/device_data.
 func addInverters(acc telegraf.Accumulator, serial string, invs []envoy.Inverter, covered map[string]bool, last map[string]envoy.Epoch, now time.Time) {
+	var f fields // reused for every inverter, as are its tags
+	tags := tagsOf("serial", serial, "device_serial", "")
 	for _, inv := range invs {
 		if !inv.Microinverter() || inv.SerialNumber == "" || covered[inv.SerialNumber] {
 			continue
@@ -274,16 +303,17 @@ func addInverters(acc telegraf.Accumulator, serial string, invs []envoy.Inverter
 			continue
 		}
 		last[inv.SerialNumber] = inv.LastReportDate
-		f := fields{}
-		f.put("power_w", inv.LastReportWatts)
-		f.put("power_max_w", inv.MaxReportWatts)
+		f = f[:0] // in key order: add's sort has nothing to move, for each of hundreds of points
 		ts, known := reportTime(inv.LastReportDate, now)
 		if known {
-			f["last_report_unix_s"] = ts.Unix()
+			f.setInt("last_report_unix_s", ts.Unix())
 		} else {
 			ts = now
 		}
-		add(acc, mInverter, map[string]string{"serial": serial, "device_serial": inv.SerialNumber}, f, ts)
+		f.put("power_max_w", inv.MaxReportWatts)
+		f.put("power_w", inv.LastReportWatts)
+		tags.set("device_serial", inv.SerialNumber)
+		add(acc, mInverter, tags, f, ts)
 	}
 }
 
@@ -299,50 +329,113 @@ func (p *poller) emitGateway(acc telegraf.Accumulator, info envoy.Info, now time
 	if s.ok > 0 {
 		up = 1
 	}
-	f := fields{
-		"up":                up,
-		"gather_duration_s": p.now().Sub(now).Seconds(),
-		"requests":          requests,
-		"endpoints_ok":      s.ok,
-		"endpoints_failed":  s.failed,
-		"auth_checks_total": p.client().AuthChecks(),
-		"requests_total":    p.client().Requests(),
-	}
+	var f fields
+	f.setInt("up", up)
+	f.setFloat("gather_duration_s", p.now().Sub(now).Seconds())
+	f.setInt("requests", requests)
+	f.setInt("endpoints_ok", s.ok)
+	f.setInt("endpoints_failed", s.failed)
+	f.setInt("auth_checks_total", p.client().AuthChecks())
+	f.setInt("requests_total", p.client().Requests())
 	if info.Firmware != "" {
-		f["firmware"] = info.Firmware
+		f.setString("firmware", info.Firmware)
 	}
 	if info.PartNumber != "" {
-		f["part_number"] = info.PartNumber
+		f.setString("part_number", info.PartNumber)
 	}
-	tags := map[string]string{"serial": info.Serial}
+	tags := tagsOf("serial", info.Serial)
 	if info.Serial == "" {
-		tags = map[string]string{"serial": unknownSerial, "address": p.host}
+		tags = tagsOf("serial", unknownSerial, "address", p.host)
 	}
 	add(acc, mGateway, tags, f, now)
 }
 
-func withTag(tags map[string]string, k, v string) map[string]string {
-	out := make(map[string]string, len(tags)+1)
-	for key, val := range tags {
-		out[key] = val
+// tagList is a metric's tags, in any order: add sorts them. A mapper
+// writing many points reuses one, set per point.
+type tagList []lineproto.Tag
+
+// tagsOf is a metric's tags from key, value pairs, as a map literal would
+// list them: tagsOf("serial", serial, "phase", "total").
+func tagsOf(kv ...string) tagList {
+	if len(kv)%2 != 0 {
+		panic("tagsOf: a key without a value")
 	}
-	out[k] = v
-	return out
+	tags := make(tagList, 0, len(kv)/2+1) // room for one set more
+	for i := 0; i < len(kv); i += 2 {
+		tags = append(tags, lineproto.Tag{Key: kv[i], Value: kv[i+1]})
+	}
+	return tags
 }
 
-// add never emits a metric without fields: the shim's writer dies on one.
-// Nor a float that is not finite: an absurd reading can overflow a unit
-// conversion or a sum (found by FuzzMetrics), the writer drops such a field,
-// and a metric left with none stops it.
-func add(acc telegraf.Accumulator, name string, tags map[string]string, f fields, t time.Time) {
-	for k, v := range f {
-		if x, ok := v.(float64); ok && (math.IsNaN(x) || math.IsInf(x, 0)) {
-			delete(f, k)
+// set gives the tag k the value v, replacing its value or adding it.
+func (t *tagList) set(k, v string) {
+	for i := range *t {
+		if (*t)[i].Key == k {
+			(*t)[i].Value = v
+			return
 		}
 	}
+	*t = append(*t, lineproto.Tag{Key: k, Value: v})
+}
+
+// lineAdder is an accumulator that takes a metric as the lists add builds
+// (the execd loop's lineproto.Batch): no maps to build, walk and sort.
+// Any other accumulator (Telegraf's, testutil's) gets maps.
+type lineAdder interface {
+	AddLine(name string, tags []lineproto.Tag, fields []lineproto.Field, t time.Time)
+}
+
+// add writes one metric: fields and tags in key order, a key put twice
+// keeping its last value, as a map kept it. add never emits a metric without
+// fields: the shim's writer dies on one. Nor a float that is not finite: an
+// absurd reading can overflow a unit conversion or a sum (found by
+// FuzzMetrics), the writer drops such a field, and a metric left with none
+// stops it. f and tags are sorted in place and not kept.
+func add(acc telegraf.Accumulator, name string, tags tagList, f fields, t time.Time) {
+	f = f.normal()
 	if len(f) == 0 {
 		return
 	}
+	lineproto.SortTags(tags)
 	tags = capText(tags, f) // R15
-	acc.AddFields(name, f, tags, t)
+	emit(acc, name, tags, f, t)
+}
+
+// normal is f sorted by key (stable: of a key put twice, the last value is
+// kept), without non-finite floats, in place.
+func (f fields) normal() fields {
+	for i := 1; i < len(f); i++ {
+		for j := i; j > 0 && f[j].Key < f[j-1].Key; j-- {
+			f[j], f[j-1] = f[j-1], f[j]
+		}
+	}
+	out := f[:0]
+	for i, x := range f {
+		if i+1 < len(f) && f[i+1].Key == x.Key {
+			continue // put again later
+		}
+		if x.Kind == lineproto.Float && (math.IsNaN(x.Float) || math.IsInf(x.Float, 0)) {
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// emit passes a metric add has made ready to acc: as lists to a lineAdder,
+// else as the maps of a telegraf.Accumulator, built only here.
+func emit(acc telegraf.Accumulator, name string, tags []lineproto.Tag, f fields, t time.Time) {
+	if l, ok := acc.(lineAdder); ok {
+		l.AddLine(name, tags, f, t)
+		return
+	}
+	fm := make(map[string]any, len(f))
+	for _, x := range f {
+		fm[x.Key] = x.Value()
+	}
+	tm := make(map[string]string, len(tags))
+	for _, x := range tags {
+		tm[x.Key] = x.Value
+	}
+	acc.AddFields(name, fm, tm, t)
 }

@@ -22,28 +22,39 @@ func TestNonFiniteNeverWrittenV9(t *testing.T) {
 	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
 		name string
-		f    fields
-		want fields // nil: no point
+		f    map[string]any
+		want map[string]any // nil: no point
 	}{
 		{
 			"V9 one infinite field among others",
-			fields{"power_w": math.Inf(1), "temperature_c": 21.5, "status": "ok"},
-			fields{"temperature_c": 21.5, "status": "ok"},
+			map[string]any{"power_w": math.Inf(1), "temperature_c": 21.5, "status": "ok"},
+			map[string]any{"temperature_c": 21.5, "status": "ok"},
 		},
-		{"V9 only non-finite fields", fields{"power_w": math.Inf(-1), "temperature_c": math.NaN()}, nil},
-		{"V9 integers and strings kept", fields{"devices": int64(3), "state": "idle"}, fields{"devices": int64(3), "state": "idle"}},
+		{"V9 only non-finite fields", map[string]any{"power_w": math.Inf(-1), "temperature_c": math.NaN()}, nil},
+		{"V9 integers and strings kept", map[string]any{"devices": int64(3), "state": "idle"}, map[string]any{"devices": int64(3), "state": "idle"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var acc testutil.Accumulator
-			add(&acc, mBattery, map[string]string{"serial": "s"}, tt.f, now)
+			var f fields
+			for k, v := range tt.f {
+				switch v := v.(type) {
+				case float64:
+					f.setFloat(k, v)
+				case int64:
+					f.setInt(k, v)
+				case string:
+					f.setString(k, v)
+				}
+			}
+			add(&acc, mBattery, tagsOf("serial", "s"), f, now)
 			if tt.want == nil {
 				if len(acc.Metrics) != 0 {
 					t.Fatalf("a point was written: %+v", acc.Metrics[0])
 				}
 				return
 			}
-			if len(acc.Metrics) != 1 || !reflect.DeepEqual(map[string]any(tt.want), acc.Metrics[0].Fields) {
+			if len(acc.Metrics) != 1 || !reflect.DeepEqual(tt.want, acc.Metrics[0].Fields) {
 				t.Fatalf("got %+v, want one point with %v", acc.Metrics, tt.want)
 			}
 		})

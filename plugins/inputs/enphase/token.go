@@ -284,20 +284,19 @@ func (m *tokenManager) notify(ctx context.Context, subject, body string) {
 
 // emitToken writes enphase_token, so a dashboard can alert long before data stops.
 func (m *tokenManager) emitToken(acc telegraf.Accumulator, serial string, tok token.Token, now time.Time) {
-	f := fields{
-		"expires_in_s":      tok.Remaining(now).Round(time.Millisecond).Seconds(), // the clock's nanoseconds are noise here
-		"expires_at_unix_s": tok.Expires.Unix(),
-		"role":              tok.Role,
-	}
+	var f fields
+	f.setFloat("expires_in_s", tok.Remaining(now).Round(time.Millisecond).Seconds()) // the clock's nanoseconds are noise here
+	f.setInt("expires_at_unix_s", tok.Expires.Unix())
+	f.setString("role", tok.Role)
 	if !tok.IssuedAt.IsZero() {
-		f["issued_at_unix_s"] = tok.IssuedAt.Unix()
+		f.setInt("issued_at_unix_s", tok.IssuedAt.Unix())
 	}
 	if r := m.renewer; r != nil {
 		st := r.Stats()
-		f["renewals"] = st.Renewals
-		f["renewal_failures"] = st.Failures
+		f.setInt("renewals", st.Renewals)
+		f.setInt("renewal_failures", st.Failures)
 	}
-	add(acc, mToken, map[string]string{"serial": serial}, f, now)
+	add(acc, mToken, tagsOf("serial", serial), f, now)
 }
 
 var _ renew.Checker = (*poller)(nil)
