@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -674,4 +675,34 @@ func TestClientSerialisesRequestsE5(t *testing.T) {
 	require.Equal(t, int64(1), c.AuthChecks(), "A8 concurrent callers share one session")
 	require.Equal(t, int64(workers+1), c.Requests())
 	require.Len(t, g.requests(), workers+1)
+}
+
+// readBody presizes its buffer from Content-Length; a length that lies
+// (shorter, longer, absent, beyond the limit) must change nothing read, nor size the buffer past the limit (R4).
+func TestReadBodyWhateverContentLengthSays(t *testing.T) {
+	body := strings.Repeat("x", 3000)
+	for _, tc := range []struct {
+		name  string
+		cl    int64
+		limit int64
+		want  int
+	}{
+		{"exact", 3000, 10000, 3000},
+		{"absent", -1, 10000, 3000},
+		{"too short", 10, 10000, 3000},
+		{"too long", 1 << 40, 10000, 3000},
+		{"beyond the limit", 3000, 1000, 1000},
+		{"lying beyond the limit", 1 << 40, 1000, 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: tc.cl}
+			got, err := readBody(resp, tc.limit)
+			if err != nil || len(got) != tc.want || string(got) != body[:tc.want] {
+				t.Fatalf("readBody = %d bytes, %v; want %d bytes of the body", len(got), err, tc.want)
+			}
+			if int64(cap(got)) > 2*max(tc.limit, 512)+512 {
+				t.Fatalf("buffer of %d bytes for a limit of %d: a lying Content-Length must not size it", cap(got), tc.limit)
+			}
+		})
+	}
 }
