@@ -279,7 +279,7 @@ func TestExecdMode(t *testing.T) {
 	require.NoError(t, err)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	var stderr bytes.Buffer
+	var stderr syncBuf // read by a failing wait while the process writes it
 	cmd.Stderr = &stderr
 	require.NoError(t, cmd.Start())
 
@@ -302,7 +302,12 @@ func TestExecdMode(t *testing.T) {
 		_, err := io.WriteString(stdin, "\n")
 		require.NoError(t, err)
 		for {
-			l := <-lines
+			var l string
+			select {
+			case l = <-lines:
+			case <-time.After(time.Minute):
+				t.Fatalf("gather %d wrote no enphase_gateway line in a minute; stderr:\n%s", gather, stderr.String())
+			}
 			got = append(got, l)
 			if strings.HasPrefix(l, "enphase_gateway") {
 				break

@@ -24,6 +24,10 @@ const (
 	// they wrote is flushed, but a stdout nobody reads cannot hold the
 	// process (case R16). Telegraf's execd escalates after 5 s.
 	stopGrace = 3 * time.Second
+	// stuckGrace is how long a gather asked while the last one's lines are
+	// still being written waits for them before it counts stdout as stuck:
+	// a pipe write that is ending takes microseconds.
+	stuckGrace = 500 * time.Millisecond
 )
 
 // run is the execd mode: Telegraf writes a line to stdin each interval
@@ -173,19 +177,6 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 // gather starts a gather unless one is still starting: the loop itself
 // never blocks, so a signal is always seen.
 func (l *execdLoop) gather(w *lineproto.Writer) {
-	// A stdout that has not taken the last gather's lines (Telegraf stuck,
-	// case R16) skips gathers: reading the gateways again would only pile
-	// up lines nobody reads.
-	if n := w.Pending(); n > 0 {
-		if l.skipped++; l.skipped == 1 {
-			l.log.Warnf("stdout has not taken the last gather's %d bytes of metrics yet: skipping gathers until it does", n)
-		}
-		return
-	}
-	if l.skipped > 0 {
-		l.log.Infof("stdout is read again: %d gathers were skipped", l.skipped)
-		l.skipped = 0
-	}
 	select {
 	case l.busy <- struct{}{}:
 	default:
@@ -193,6 +184,21 @@ func (l *execdLoop) gather(w *lineproto.Writer) {
 	}
 	go func() {
 		defer func() { <-l.busy }()
+		// A stdout that has not taken the last gather's lines (Telegraf
+		// stuck, case R16) skips gathers: reading the gateways again would
+		// only pile up lines nobody reads. A write that is only ending as
+		// Telegraf asks again gets stuckGrace to finish; l.skipped is only
+		// touched while busy is held.
+		if n := w.Stuck(stuckGrace); n > 0 {
+			if l.skipped++; l.skipped == 1 {
+				l.log.Warnf("stdout has not taken the last gather's %d bytes of metrics yet: skipping gathers until it does", n)
+			}
+			return
+		}
+		if l.skipped > 0 {
+			l.log.Infof("stdout is read again: %d gathers were skipped", l.skipped)
+			l.skipped = 0
+		}
 		l.input.GatherEach(func() (telegraf.Accumulator, func()) {
 			b := lineproto.NewBatch(l.log)
 			return b, func() { w.Put(b) }

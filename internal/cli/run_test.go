@@ -119,6 +119,47 @@ func TestIdleWarningNamesSignalSTDIN(t *testing.T) {
 	require.NotContains(t, log2.String(), "W! ")
 }
 
+// askingWriter is Telegraf reading a gather's lines and asking for the
+// next gather before the write has returned to the plugin: the pipe hands
+// the bytes over before write(2) returns, and Telegraf may be that fast.
+type askingWriter struct {
+	ask    *io.PipeWriter
+	writes chan struct{}
+}
+
+func (a askingWriter) Write(p []byte) (int, error) {
+	go a.ask.Write([]byte("\n")) //nolint:errcheck // the test reads the gathers, not this
+	time.Sleep(50 * time.Millisecond)
+	a.writes <- struct{}{}
+	return len(p), nil
+}
+
+// R16's skip is for a stdout that does not take the lines, not for a write
+// that is ending as Telegraf asks again: that gather runs (it was skipped,
+// and TestExecdMode waited forever for it).
+func TestAskDuringTheLastWriteGathersR16(t *testing.T) {
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	out := askingWriter{ask: pw, writes: make(chan struct{}, 100)}
+	var log syncBuf
+	l, c := newLoop(pr, out, &log, 0, 0)
+	stop := make(chan os.Signal, 1)
+	done := runAsync(l, stop)
+	_, err := pw.Write([]byte("\n"))
+	require.NoError(t, err)
+	for i := 0; i < 3; i++ {
+		select {
+		case <-out.writes:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("gather %d was not written; gathers: %d, log: %s", i+1, c.count(), log.String())
+		}
+	}
+	require.GreaterOrEqual(t, c.count(), 3)
+	require.NotContains(t, log.String(), "skipping gathers")
+	stop <- syscall.SIGTERM
+	require.Equal(t, exitOK, <-done)
+}
+
 // blockedWriter is a stdout nobody reads.
 type blockedWriter struct{ unblock chan struct{} }
 

@@ -290,7 +290,8 @@ type Writer struct {
 	log telegraf.Logger
 
 	mu      sync.Mutex
-	wake    sync.Cond
+	wake    sync.Cond // Put or Close: Run has work
+	drained sync.Cond // Run wrote a gather: pending went down
 	queue   []*Batch
 	pending int
 	closed  bool
@@ -300,6 +301,7 @@ type Writer struct {
 func NewWriter(log telegraf.Logger) *Writer {
 	w := &Writer{log: log}
 	w.wake.L = &w.mu
+	w.drained.L = &w.mu
 	return w
 }
 
@@ -328,6 +330,30 @@ func (w *Writer) Put(b *Batch) {
 func (w *Writer) Pending() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.pending
+}
+
+// Stuck waits up to grace for the lines not written yet and returns how
+// many bytes still wait after it: 0 when stdout took them. Pending alone
+// cannot tell a stuck stdout from a write that is ending: the reader may
+// have read the last line before Run counts it written, and ask again.
+func (w *Writer) Stuck(grace time.Duration) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending == 0 {
+		return 0
+	}
+	expired := false
+	t := time.AfterFunc(grace, func() {
+		w.mu.Lock()
+		expired = true
+		w.mu.Unlock()
+		w.drained.Broadcast()
+	})
+	defer t.Stop()
+	for w.pending > 0 && !expired {
+		w.drained.Wait()
+	}
 	return w.pending
 }
 
@@ -366,6 +392,7 @@ func (w *Writer) Run(out io.Writer) {
 		w.mu.Lock()
 		w.pending -= len(p)
 		w.mu.Unlock()
+		w.drained.Broadcast()
 		b.Release()
 	}
 }

@@ -116,3 +116,25 @@ func TestAddLineEncodesAsAddFields(t *testing.T) {
 		})
 	}
 }
+
+type gateWriter struct{ open chan struct{} }
+
+func (g gateWriter) Write(p []byte) (int, error) { <-g.open; return len(p), nil }
+
+// Stuck tells a write that does not end (R16) from one that ends within
+// the grace: the first still waits after it, the second is 0.
+func TestWriterStuckWaitsForAnEndingWriteR16(t *testing.T) {
+	var log syncBuf
+	lg := execdlog.New(&log, telegraf.Info)
+	w := NewWriter(lg)
+	require.Zero(t, w.Stuck(time.Hour), "nothing queued: not stuck, and no wait")
+	out := gateWriter{open: make(chan struct{})}
+	go w.Run(out)
+	defer w.Close()
+	b := NewBatch(lg)
+	b.AddFields("m", map[string]any{"n": 1.0}, nil, time.Unix(1, 0))
+	w.Put(b)
+	require.Positive(t, w.Stuck(50*time.Millisecond), "a write that does not end is stuck")
+	time.AfterFunc(20*time.Millisecond, func() { close(out.open) })
+	require.Zero(t, w.Stuck(10*time.Second), "a write that ends within the grace is not")
+}
