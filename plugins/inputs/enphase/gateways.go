@@ -19,7 +19,17 @@ type Gateways struct {
 	List []*Enphase
 	Log  telegraf.Logger
 
-	wg sync.WaitGroup
+	wg      sync.WaitGroup
+	mu      sync.Mutex       // guards workers and stopped
+	workers []chan gatherJob // one per gateway, started by the first GatherEach
+	stopped bool             // Stop was called: GatherEach starts nothing
+}
+
+// gatherJob is one gateway gather for its worker: the accumulator and the
+// function to call when the gather has ended.
+type gatherJob struct {
+	acc  logErrors
+	done func()
 }
 
 // SampleConfig returns the configuration of one gateway.
@@ -37,30 +47,71 @@ func (g *Gateways) Gather(acc telegraf.Accumulator) error {
 // GatherEach is Gather with an accumulator per gateway gather: open is
 // called once per gateway, and the function it returns once that gateway's
 // gather has ended, so that a caller can write each gather in one piece.
+//
+// Each gateway gathers on a goroutine of its own that lives as long as the
+// process: a goroutine started for each gather would grow its stack from
+// 2 KiB again every time (TLS, HTTP and decoding go deep), a measurable
+// share of a steady gather's CPU (BENCHMARKS.md). A gateway whose worker is
+// still busy gets a goroutine for this gather, whose Gather then says that
+// the last gather is still running and skips, as before.
 func (g *Gateways) GatherEach(open func() (telegraf.Accumulator, func())) {
-	for _, e := range g.List {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return
+	}
+	if g.workers == nil {
+		g.workers = make([]chan gatherJob, len(g.List))
+		for i, e := range g.List {
+			g.workers[i] = make(chan gatherJob)
+			go g.work(e, g.workers[i])
+		}
+	}
+	for i, e := range g.List {
 		acc, done := open()
-		errAcc := logErrors{Accumulator: acc, log: g.Log}
+		j := gatherJob{acc: logErrors{Accumulator: acc, log: g.Log}, done: done}
 		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			defer done()
-			if err := e.Gather(errAcc); err != nil && !errors.Is(err, context.Canceled) {
-				errAcc.AddError(err)
-			}
-		}()
+		select {
+		case g.workers[i] <- j:
+		default: // the worker is busy (or not yet waiting, on the first gather)
+			go g.run(e, j)
+		}
+	}
+}
+
+// work runs the gathers of one gateway until Stop closes jobs.
+func (g *Gateways) work(e *Enphase, jobs <-chan gatherJob) {
+	for j := range jobs {
+		g.run(e, j)
+	}
+}
+
+func (g *Gateways) run(e *Enphase, j gatherJob) {
+	defer g.wg.Done()
+	defer j.done()
+	if err := e.Gather(j.acc); err != nil && !errors.Is(err, context.Canceled) {
+		j.acc.AddError(err)
 	}
 }
 
 // Stop cancels every gather in flight and waits for them, so that no metric
 // is added after the shim closes its output.
 func (g *Gateways) Stop() {
+	g.mu.Lock()
+	g.stopped = true
+	g.mu.Unlock()
 	for _, e := range g.List {
 		if e.cancel != nil {
 			e.cancel()
 		}
 	}
 	g.wg.Wait()
+	g.mu.Lock()
+	for _, w := range g.workers {
+		close(w)
+	}
+	g.workers = nil
+	g.mu.Unlock()
 	for _, e := range g.List {
 		e.Stop()
 	}
