@@ -67,7 +67,7 @@ func run(args []string, env Env) int {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(stop)
-	l := &execdLoop{input: set, in: env.Stdin, out: env.Stdout, log: log, poll: *poll, idle: idleWarning, grace: stopGrace}
+	l := &execdLoop{input: set, in: pollable(env.Stdin), out: env.Stdout, log: log, poll: *poll, idle: idleWarning, grace: stopGrace}
 	return l.run(stop)
 }
 
