@@ -284,9 +284,12 @@ type tokenSession struct {
 func (s *tokenSession) reset() { s.session, s.sessionToken = "", "" }
 
 func (s *tokenSession) get(ctx context.Context, c *Client, path string, limit int64) (Response, error) {
-	tok, err := s.tokens.Token()
-	if err != nil {
-		return Response{}, &AuthError{Host: c.base.Host, Reason: err.Error()}
+	tok, ok := ctx.Value(tokenKey{}).(token.Token)
+	if !ok {
+		var err error
+		if tok, err = s.tokens.Token(); err != nil {
+			return Response{}, &AuthError{Host: c.base.Host, Reason: err.Error()}
+		}
 	}
 	fresh := false
 	// sessionToken is set only by a successful check_jwt, with or without a
@@ -457,6 +460,15 @@ func (c *Client) callerBudget(ctx context.Context) time.Duration {
 }
 
 type budgetKey struct{}
+
+type tokenKey struct{}
+
+// WithToken returns ctx carrying t, which the requests made under it send
+// instead of asking the token source: a gather that has just read and
+// checked the token file need not stat it again for every request.
+func WithToken(ctx context.Context, t token.Token) context.Context {
+	return context.WithValue(ctx, tokenKey{}, t)
+}
 
 // WithBudget returns ctx with a deadline of d from now, remembering d so a
 // timeout can be reported as "the gather's 14s ran out".

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -705,4 +706,38 @@ func TestReadBodyWhateverContentLengthSays(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countingTokens counts the reads of its token source (a token file's stat).
+type countingTokens struct {
+	testTokens
+	reads atomic.Int64
+}
+
+func (s *countingTokens) Token() (token.Token, error) {
+	s.reads.Add(1)
+	return s.testTokens.Token()
+}
+
+// Requests under WithToken send the token the caller read and never ask the
+// source: a gather reads the token file once, not once per request. Without
+// it, every request reads the source, so a replaced file is seen at once.
+func TestWithTokenReadsTheSourceOnce(t *testing.T) {
+	stored, other := signToken(t, testSerial, "jti-1"), signToken(t, testSerial, "jti-2")
+	g := &fakeGateway{cookie: false}
+	src := &countingTokens{testTokens: testTokens{tok: stored}}
+	c := startFake(t, g, src, 5*time.Second)
+	ctx := WithToken(context.Background(), other)
+	for range 3 {
+		r, err := c.Get(ctx, PathMeters)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, r.Status)
+	}
+	require.Zero(t, src.reads.Load())
+	for _, s := range g.requests() {
+		require.Equal(t, "Bearer "+other.Raw, s.Authorization, s.Path)
+	}
+	_, err := c.Get(context.Background(), PathMeters)
+	require.NoError(t, err)
+	require.Equal(t, int64(1), src.reads.Load())
 }

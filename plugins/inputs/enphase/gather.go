@@ -195,9 +195,11 @@ func (p *poller) gather(ctx context.Context, acc telegraf.Accumulator, now time.
 		)
 	}
 	if !p.legacy {
-		if _, err := p.tokens.current(acc, info.Serial, now); err != nil {
+		tok, err := p.tokens.current(acc, info.Serial, now)
+		if err != nil {
 			return p.finish(g, err)
 		}
+		ctx = envoy.WithToken(ctx, tok) // the token file is read once a gather
 	}
 
 	for i := range endpoints {
