@@ -98,18 +98,24 @@ func New() *Set { return &Set{counters: map[string]*Counter{}} }
 // Next returns the value to write for a raw reading of the series key, and
 // what it made of the reading.
 func (s *Set) Next(key string, raw float64, now time.Time) (float64, Event) {
+	return s.NextKey([]byte(key), raw, now)
+}
+
+// NextKey is Next for a key in the caller's buffer, which it copies only for
+// a new series: a gather looks up its lifetime series every time.
+func (s *Set) NextKey(key []byte, raw float64, now time.Time) (float64, Event) {
 	if !finite(raw) {
 		// Not a reading: passed back untouched (it is never written) and
 		// kept out of the state, which must stay a number.
 		return raw, Event{Kind: Steady, Raw: raw}
 	}
-	c, ok := s.counters[key]
+	c, ok := s.counters[string(key)]
 	if !ok {
 		if len(s.counters) >= maxSeries {
 			s.evictStalest()
 		}
 		c = &Counter{LastRaw: raw, LastOut: raw, LastSeen: now}
-		s.counters[key] = c
+		s.counters[string(key)] = c
 		s.changed = true
 		return raw, Event{Kind: Steady, Raw: raw, LastRaw: raw, Emitted: raw}
 	}

@@ -250,3 +250,21 @@ func TestSetIsBounded(t *testing.T) {
 	_, err = Unmarshal(b)
 	require.NoError(t, err)
 }
+
+// NextKey keeps a copy of a new series' key: the caller reuses its buffer
+// for the next series, which must not rename the first.
+func TestNextKeyCopiesTheKey(t *testing.T) {
+	s := New()
+	now := time.Unix(1785607200, 0)
+	buf := []byte("m,serial=1 a_lifetime_wh")
+	s.NextKey(buf, 1000, now)
+	copy(buf, "m,serial=2")
+	s.NextKey(buf, 5000, now)
+	require.Equal(t, 2, s.Len())
+	out, ev := s.Next("m,serial=1 a_lifetime_wh", 1001, now)
+	require.Equal(t, 1001.0, out)
+	require.Equal(t, 1000.0, ev.LastRaw, "the first series kept its own reading")
+	out, ev = s.Next("m,serial=2 a_lifetime_wh", 5001, now)
+	require.Equal(t, 5001.0, out)
+	require.Equal(t, 5000.0, ev.LastRaw)
+}

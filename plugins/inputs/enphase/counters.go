@@ -44,6 +44,8 @@ type counters struct {
 	failing bool      // the last save failed: warned once until one succeeds
 	// rootNoted: the note that root wrote the file was logged.
 	rootNoted bool
+
+	keyBuf []byte // counterAcc's series key, reused
 }
 
 // isLifetime says whether a field is a lifetime counter: every such field
@@ -54,22 +56,19 @@ func isLifetime(field string) bool { return strings.Contains(field, "_lifetime_"
 // key, as add sorts them), field. The state file keeps these keys across
 // upgrades: their format must not change.
 func seriesKey(name string, tags []lineproto.Tag, field string) string {
-	n := len(name) + 1 + len(field)
+	return string(appendSeriesKey(nil, name, tags, field))
+}
+
+func appendSeriesKey(b []byte, name string, tags []lineproto.Tag, field string) []byte {
+	b = append(b, name...)
 	for _, t := range tags {
-		n += 2 + len(t.Key) + len(t.Value)
+		b = append(b, ',')
+		b = append(b, t.Key...)
+		b = append(b, '=')
+		b = append(b, t.Value...)
 	}
-	var b strings.Builder
-	b.Grow(n)
-	b.WriteString(name)
-	for _, t := range tags {
-		b.WriteString(",")
-		b.WriteString(t.Key)
-		b.WriteString("=")
-		b.WriteString(t.Value)
-	}
-	b.WriteString(" ")
-	b.WriteString(field)
-	return b.String()
+	b = append(b, ' ')
+	return append(b, field...)
 }
 
 // counterAcc is the one place every lifetime counter passes on its way out:
@@ -85,7 +84,11 @@ type counterAcc struct {
 func (a counterAcc) AddLine(name string, tags []lineproto.Tag, f []lineproto.Field, t time.Time) {
 	for i := range f {
 		if f[i].Kind == lineproto.Float && isLifetime(f[i].Key) {
-			f[i].Float = a.p.monotonic(seriesKey(name, tags, f[i].Key), f[i].Float, a.now)
+			// The key is built in a reused buffer: a steady gather
+			// passes some twenty lifetime series here every time.
+			c := &a.p.state.counters
+			c.keyBuf = appendSeriesKey(c.keyBuf[:0], name, tags, f[i].Key)
+			f[i].Float = a.p.monotonic(c.keyBuf, f[i].Float, a.now)
 		}
 	}
 	emit(a.Accumulator, name, tags, f, t)
@@ -93,12 +96,12 @@ func (a counterAcc) AddLine(name string, tags []lineproto.Tag, f []lineproto.Fie
 
 // monotonic returns the value to write for a raw lifetime reading, and
 // logs what was not plain growth.
-func (p *poller) monotonic(key string, raw float64, now time.Time) float64 {
+func (p *poller) monotonic(key []byte, raw float64, now time.Time) float64 {
 	c := &p.state.counters
 	if c.set == nil {
 		c.set = lifetime.New()
 	}
-	out, ev := c.set.Next(key, raw, now)
+	out, ev := c.set.NextKey(key, raw, now)
 	switch ev.Kind {
 	case lifetime.Wrapped, lifetime.Repaired:
 		p.log.Infof("%s: %s %s", p.name(), key, ev)

@@ -32,6 +32,10 @@ const (
 // (f = f[:0]) and puts only typed values, so no float64 is boxed either.
 type fields []lineproto.Field
 
+// newFields is an empty list with room for the longest line of a steady
+// gather: grown from nil, a line's list would cost five allocations.
+func newFields() fields { return make(fields, 0, 24) }
+
 func (f *fields) setFloat(key string, v float64) {
 	*f = append(*f, lineproto.Field{Key: key, Kind: lineproto.Float, Float: v})
 }
@@ -60,7 +64,16 @@ func (f *fields) putCounter(key string, n envoy.Num) {
 	}
 }
 
-func phaseName(i int) string { return "L" + string(rune('1'+i)) }
+// phaseNames are the phases' tag values, made once: a steady gather tags a
+// dozen points with them.
+var phaseNames = [...]string{"L1", "L2", "L3"}
+
+func phaseName(i int) string {
+	if i < len(phaseNames) {
+		return phaseNames[i]
+	}
+	return "L" + string(rune('1'+i))
+}
 
 // phasesToEmit is how many of lines/channels describe real phases: the CT
 // phase count when /ivp/meters gave one, else up to the last line holding any
@@ -112,7 +125,7 @@ func valuesNonZero(v envoy.Values) bool {
 // addRows emits an eim entry's total and its phases, tagged with tags and
 // their phase.
 func addRows(acc telegraf.Accumulator, name string, tags tagList, r envoy.Reading, phases int, daily bool, now time.Time) {
-	var f fields
+	f := newFields()
 	productionFields(&f, r.Values, false, daily)
 	tags.set("phase", "total")
 	add(acc, name, tags, f, now)
@@ -170,7 +183,7 @@ func (p *poller) addProduction(acc telegraf.Accumulator, serial string, prod env
 			// Its lifetime is the 32-bit sum (case V7): the gateway's own
 			// 64-bit total, read this gather, says how many wraps it lacks.
 			tags := tagsOf("serial", serial, "source", "inverters", "phase", "total")
-			var f fields
+			f := newFields()
 			f.put("power_w", r.WNow)
 			f.putCounter("energy_lifetime_wh", r.WhLifetime)
 			if ref := p.state.summaryLifetime; r.WhLifetime.Valid && r.WhLifetime.V != 0 && ref.at.Equal(now) {
@@ -260,7 +273,7 @@ func meterNonZero(v envoy.MeterValues) bool {
 // eid, never by index: the lists differ in length and order on some firmware,
 // and readings of unknown or disabled meters are noise (cases P10, P11).
 func addMeterReadings(acc telegraf.Accumulator, serial string, enabled map[int64]envoy.Meter, readings []envoy.MeterReading, now time.Time) {
-	var f fields // reused for every point
+	f := newFields() // reused for every point
 	for _, r := range readings {
 		m, ok := enabled[r.EID]
 		if !ok {
@@ -329,7 +342,7 @@ func (p *poller) emitGateway(acc telegraf.Accumulator, info envoy.Info, now time
 	if s.ok > 0 {
 		up = 1
 	}
-	var f fields
+	f := newFields()
 	f.setInt("up", up)
 	f.setFloat("gather_duration_s", p.now().Sub(now).Seconds())
 	f.setInt("requests", requests)
