@@ -124,7 +124,7 @@ func measure(plugin, dir string, n int, interval time.Duration, gathers int, idl
 	}
 	var conf bytes.Buffer
 	for i := range n {
-		s, err := envoysim.New(envoysim.Options{LatencyScale: latency})
+		s, err := envoysim.New(envoysim.Options{LatencyScale: latency, Serial: fmt.Sprintf("9%011d", i)}) // distinct gateways: one process reads a serial once
 		if err != nil {
 			return res, err
 		}

@@ -639,3 +639,25 @@ func TestEmbeddedDemo(t *testing.T) {
 		t.Errorf("check_jwt = %d", r.code)
 	}
 }
+
+// Options.Serial makes another gateway of the same capture (bench/fleet
+// runs hundreds): /info says the serial, and the tokens are minted for it.
+func TestSerialOption(t *testing.T) {
+	s, c, base := startSim(t, Options{Captures: testCaptures(), Serial: "900000000042"})
+	if s.Serial() != "900000000042" {
+		t.Errorf("Serial = %q", s.Serial())
+	}
+	r := do(t, c, http.MethodGet, base+"/info", nil)
+	if r.code != 200 || !strings.Contains(r.body, "<sn>900000000042</sn>") || strings.Contains(r.body, testSerial) {
+		t.Errorf("/info = %d %q", r.code, r.body)
+	}
+	if aud := decodeSegment(t, strings.Split(s.Token(), ".")[1])["aud"]; aud != "900000000042" {
+		t.Errorf("token aud = %v", aud)
+	}
+	if r := do(t, c, http.MethodGet, base+"/auth/check_jwt", bearerHdr(s.Token())); r.code != 200 {
+		t.Errorf("check_jwt of its own token = %d", r.code)
+	}
+	if _, err := New(Options{Captures: testCaptures(), Serial: "<sn>"}); err == nil {
+		t.Error("a serial that is not XML text was taken")
+	}
+}

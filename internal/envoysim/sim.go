@@ -10,6 +10,7 @@
 package envoysim
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/tls"
@@ -39,6 +40,9 @@ type Options struct {
 	Accounts      map[string]string // cloud accounts: e-mail → password (see cloud.go)
 	Live          bool              // move the capture's timestamps to the time New runs (see live.go)
 	Scenario      *Scenario         // faults to play (scenario.go); its Start defaults to Now() at New
+	// Serial replaces the capture's serial (/info's <sn>, the tokens' aud),
+	// so that simulators of one capture are distinct gateways (bench/fleet).
+	Serial string
 }
 
 // Stats counts the requests the simulator answered (not /__sim/*).
@@ -158,6 +162,12 @@ func New(opts Options) (*Server, error) {
 	if s.serial, s.firmware, err = readInfo(s.fsys); err != nil {
 		return nil, err
 	}
+	if opts.Serial != "" && opts.Serial != s.serial {
+		if s.fsys, err = withSerial(s.fsys, s.serial, opts.Serial); err != nil {
+			return nil, err
+		}
+		s.serial = opts.Serial
+	}
 	s.legacy = legacyFirmware(s.firmware)
 	if opts.Scenario != nil {
 		// An instant fault at the very start acts on the first request.
@@ -194,6 +204,47 @@ func readInfo(fsys fs.FS) (serial, firmware string, err error) {
 	}
 	return serial, strings.TrimSpace(info.Device.Software), nil
 }
+
+// withSerial is fsys with /info's serial old replaced by serial.
+func withSerial(fsys fs.FS, old, serial string) (fs.FS, error) {
+	if strings.ContainsAny(serial, "<>&") {
+		return nil, fmt.Errorf("envoysim: serial %q: not XML text", serial)
+	}
+	data, err := fs.ReadFile(fsys, "info")
+	if err != nil {
+		return nil, err
+	}
+	data = bytes.Replace(data, []byte("<sn>"+old+"</sn>"), []byte("<sn>"+serial+"</sn>"), 1)
+	return infoFS{FS: fsys, info: data}, nil
+}
+
+// infoFS is an FS whose "info" file is info.
+type infoFS struct {
+	fs.FS
+	info []byte
+}
+
+func (f infoFS) Open(name string) (fs.File, error) {
+	if name != "info" {
+		return f.FS.Open(name)
+	}
+	return memFile{Reader: bytes.NewReader(f.info), size: int64(len(f.info))}, nil
+}
+
+// memFile is the info file of infoFS.
+type memFile struct {
+	*bytes.Reader
+	size int64
+}
+
+func (f memFile) Stat() (fs.FileInfo, error) { return f, nil }
+func (memFile) Close() error                 { return nil }
+func (memFile) Name() string                 { return "info" }
+func (f memFile) Size() int64                { return f.size }
+func (memFile) Mode() fs.FileMode            { return 0o444 }
+func (memFile) ModTime() time.Time           { return time.Time{} }
+func (memFile) IsDir() bool                  { return false }
+func (memFile) Sys() any                     { return nil }
 
 // Serial is the gateway serial from info (<sn>), the aud of valid tokens.
 func (s *Server) Serial() string { return s.serial }
