@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -17,6 +18,10 @@ import (
 
 // Defaults of the execd loop.
 const (
+	// gcPercent is the execd mode's GOGC for up to compactHeapGateways
+	// gateways (see tuneRuntime).
+	gcPercent           = 25
+	compactHeapGateways = 50
 	// idleWarning is how long after start a process that Telegraf never
 	// asked for a gather says why it idles (signal = "none").
 	idleWarning = 2 * time.Minute
@@ -33,14 +38,6 @@ const (
 // run is the execd mode: Telegraf writes a line to stdin each interval
 // (signal = "STDIN") and reads line protocol from stdout.
 func run(args []string, env Env) int {
-	// One P: a gather is a few milliseconds of work every 15 s, and with
-	// more Ps each wake-up (stdin, a response, a timer) also spins idle Ps
-	// looking for work. Measured with bench/fleet: 0.77× the CPU a gather
-	// with one gateway (median of 7 rounds), no clear change with 50
-	// (BENCHMARKS.md). GOMAXPROCS in the environment still wins.
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
 	var c common
 	fs := newFlags("telegraf-enphase", &c)
 	poll := fs.Duration("poll-interval", 0, "gather on this interval by itself (default: only when Telegraf asks on stdin)")
@@ -57,6 +54,7 @@ func run(args []string, env Env) int {
 	if !ok {
 		return exitUsage
 	}
+	tuneRuntime(os.Getenv, len(set.List))
 	for _, e := range set.List {
 		if *poll > 0 {
 			log.Infof("reading %s every %s, and every time Telegraf asks", e.Name(), *poll)
@@ -69,6 +67,31 @@ func run(args []string, env Env) int {
 	defer signal.Stop(stop)
 	l := &execdLoop{input: set, in: pollable(env.Stdin), out: env.Stdout, log: log, poll: *poll, idle: idleWarning, grace: stopGrace}
 	return l.run(stop)
+}
+
+// tuneRuntime sets the execd mode's runtime for a file of n gateways: one
+// P, and a compact heap for up to compactHeapGateways, unless the
+// environment sets GOMAXPROCS or GOGC itself.
+func tuneRuntime(getenv func(string) string, n int) {
+	// One P: a gather is a few milliseconds of work every 15 s, and with
+	// more Ps each wake-up (stdin, a response, a timer) also spins idle Ps
+	// looking for work. Measured with bench/fleet: 0.77× the CPU a gather
+	// with one gateway (median of 7 rounds), no clear change with 50
+	// (BENCHMARKS.md).
+	if getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
+	// A compact heap: a steady gather allocates some 40 KB and keeps almost
+	// none of it, and at the default GOGC the heap spreads over 4 MB before
+	// a collection, so every gather writes to pages it has not touched for
+	// a while, each a cache and TLB miss (on a virtual machine, a dear
+	// one). At 25 the heap of a few gateways stays near 1 MB: collections
+	// come more often and cost little. With hundreds of gateways the live
+	// heap is tens of MB and the collections would cost more than they save
+	// (BENCHMARKS.md: 200 gateways, 1.22× the CPU per gateway-gather).
+	if getenv("GOGC") == "" && n <= compactHeapGateways {
+		debug.SetGCPercent(gcPercent)
+	}
 }
 
 // gatherer is what the loop runs: the gateways of the file. GatherEach

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -200,4 +202,28 @@ func TestStopWithBlockedStdoutR16(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The execd mode runs on one P, with a compact heap up to
+// compactHeapGateways gateways, unless the environment says otherwise (the
+// runtime has then applied it already).
+func TestTuneRuntime(t *testing.T) {
+	procs, gc := runtime.GOMAXPROCS(0), debug.SetGCPercent(100)
+	t.Cleanup(func() { runtime.GOMAXPROCS(procs); debug.SetGCPercent(gc) })
+	none := func(string) string { return "" }
+
+	runtime.GOMAXPROCS(2)
+	tuneRuntime(none, 1)
+	require.Equal(t, 1, runtime.GOMAXPROCS(0))
+	require.Equal(t, gcPercent, debug.SetGCPercent(100))
+
+	tuneRuntime(none, compactHeapGateways)
+	require.Equal(t, gcPercent, debug.SetGCPercent(100))
+	tuneRuntime(none, compactHeapGateways+1)
+	require.Equal(t, 100, debug.SetGCPercent(100), "a large fleet keeps the default")
+
+	runtime.GOMAXPROCS(2)
+	tuneRuntime(func(k string) string { return map[string]string{"GOMAXPROCS": "2", "GOGC": "100"}[k] }, 1)
+	require.Equal(t, 2, runtime.GOMAXPROCS(0))
+	require.Equal(t, 100, debug.SetGCPercent(100))
 }

@@ -6,8 +6,8 @@
 // and writes the plugin's steady lines (a file of line protocol, taken from
 // telegraf-enphase's own output) with the time of the gather, in one write.
 // It decodes no JSON and builds no metric: what telegraf-enphase costs above
-// it is its decoding, mapping, encoding and bookkeeping. It runs on one P,
-// as telegraf-enphase does.
+// it is its decoding, mapping, encoding and bookkeeping. It runs on one P
+// and at GOGC 25, as telegraf-enphase does.
 //
 //	floor URL TOKEN_FILE LINES_FILE
 //
@@ -25,6 +25,7 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -34,6 +35,7 @@ var steadyPaths = []string{"/production.json?details=1", "/ivp/meters/readings"}
 
 func main() {
 	runtime.GOMAXPROCS(1) // as telegraf-enphase runs its execd loop
+	debug.SetGCPercent(25)
 	if len(os.Args) != 4 {
 		fmt.Fprintln(os.Stderr, "usage: floor URL TOKEN_FILE LINES_FILE")
 		os.Exit(2)
