@@ -248,17 +248,25 @@ func foreignToken(t *testing.T, serial string, exp time.Time) string {
 	return other.MintToken(serial, "owner", time.Now(), exp)
 }
 
-// TestOverlappingGatherSkips: a gather still running when the next is due
-// makes the next one skip with a warning instead of queueing (T8).
-func TestOverlappingGatherSkips(t *testing.T) {
-	files := map[string]*fstest.MapFile{}
-	files["production.json_details_1_log.json"] = &fstest.MapFile{Data: []byte(`{"code":200,"duration_seconds":0.4}`)}
-	fsys := overlay(t, files)
-	sim, err := envoysim.New(envoysim.Options{Captures: fsys, LatencyScale: 1})
+// slowProductionSim is the demo gateway answering /production.json?details=1
+// in 0.4 s, long enough to ask for another gather meanwhile.
+func slowProductionSim(t *testing.T) (*envoysim.Server, string) {
+	t.Helper()
+	files := map[string]*fstest.MapFile{
+		"production.json_details_1_log.json": {Data: []byte(`{"code":200,"duration_seconds":0.4}`)},
+	}
+	sim, err := envoysim.New(envoysim.Options{Captures: overlay(t, files), LatencyScale: 1})
 	require.NoError(t, err)
 	url, err := sim.Start("127.0.0.1:0")
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sim.Close() })
+	return sim, url
+}
+
+// TestOverlappingGatherSkips: a gather still running when the next is due
+// makes the next one skip with a warning instead of queueing (T8).
+func TestOverlappingGatherSkips(t *testing.T) {
+	sim, url := slowProductionSim(t)
 	var log testutil.CaptureLogger
 	e := New()
 	e.Log = &log

@@ -4,7 +4,6 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -12,7 +11,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/envoy"
-	"github.com/telegraf-enphase/telegraf-enphase/internal/envoysim"
 )
 
 // gatherEach runs one GatherEach of g into acc and returns a channel closed
@@ -84,14 +82,7 @@ func TestGatewaysGatherOnALastingWorker(t *testing.T) {
 // the warning (T8), exactly as Gather alone does, and its worker takes the
 // next gather once it is free.
 func TestGatewaysBusyWorkerSkipsT8(t *testing.T) {
-	files := map[string]*fstest.MapFile{
-		"production.json_details_1_log.json": {Data: []byte(`{"code":200,"duration_seconds":0.4}`)},
-	}
-	sim, err := envoysim.New(envoysim.Options{Captures: overlay(t, files), LatencyScale: 1})
-	require.NoError(t, err)
-	url, err := sim.Start("127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = sim.Close() })
+	sim, url := slowProductionSim(t)
 	var log testutil.CaptureLogger
 	e := New()
 	e.Log = &log
