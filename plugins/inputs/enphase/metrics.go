@@ -32,9 +32,9 @@ const (
 // (f = f[:0]) and puts only typed values, so no float64 is boxed either.
 type fields []lineproto.Field
 
-// newFields is an empty list with room for the longest line of a steady
-// gather: grown from nil, a line's list would cost five allocations.
-func newFields() fields { return make(fields, 0, 24) }
+// newFields is an empty list with room for n fields, the most a caller's
+// lines hold: grown from nil, a line's list would cost five allocations.
+func newFields(n int) fields { return make(fields, 0, n) }
 
 func (f *fields) setFloat(key string, v float64) {
 	*f = append(*f, lineproto.Field{Key: key, Kind: lineproto.Float, Float: v})
@@ -125,7 +125,7 @@ func valuesNonZero(v envoy.Values) bool {
 // addRows emits an eim entry's total and its phases, tagged with tags and
 // their phase.
 func addRows(acc telegraf.Accumulator, name string, tags tagList, r envoy.Reading, phases int, daily bool, now time.Time) {
-	f := newFields()
+	f := newFields(16)
 	productionFields(&f, r.Values, false, daily)
 	tags.set("phase", "total")
 	add(acc, name, tags, f, now)
@@ -183,7 +183,7 @@ func (p *poller) addProduction(acc telegraf.Accumulator, serial string, prod env
 			// Its lifetime is the 32-bit sum (case V7): the gateway's own
 			// 64-bit total, read this gather, says how many wraps it lacks.
 			tags := tagsOf("serial", serial, "source", "inverters", "phase", "total")
-			f := newFields()
+			f := newFields(8)
 			f.put("power_w", r.WNow)
 			f.putCounter("energy_lifetime_wh", r.WhLifetime)
 			if ref := p.state.summaryLifetime; r.WhLifetime.Valid && r.WhLifetime.V != 0 && ref.at.Equal(now) {
@@ -273,7 +273,7 @@ func meterNonZero(v envoy.MeterValues) bool {
 // eid, never by index: the lists differ in length and order on some firmware,
 // and readings of unknown or disabled meters are noise (cases P10, P11).
 func addMeterReadings(acc telegraf.Accumulator, serial string, enabled map[int64]envoy.Meter, readings []envoy.MeterReading, now time.Time) {
-	f := newFields() // reused for every point
+	f := newFields(24) // reused for every point
 	for _, r := range readings {
 		m, ok := enabled[r.EID]
 		if !ok {
@@ -342,7 +342,7 @@ func (p *poller) emitGateway(acc telegraf.Accumulator, info envoy.Info, now time
 	if s.ok > 0 {
 		up = 1
 	}
-	f := newFields()
+	f := newFields(12)
 	f.setInt("up", up)
 	f.setFloat("gather_duration_s", p.now().Sub(now).Seconds())
 	f.setInt("requests", requests)

@@ -284,7 +284,7 @@ func (m *tokenManager) notify(ctx context.Context, subject, body string) {
 
 // emitToken writes enphase_token, so a dashboard can alert long before data stops.
 func (m *tokenManager) emitToken(acc telegraf.Accumulator, serial string, tok token.Token, now time.Time) {
-	f := newFields()
+	f := newFields(8)
 	f.setFloat("expires_in_s", tok.Remaining(now).Round(time.Millisecond).Seconds()) // the clock's nanoseconds are noise here
 	f.setInt("expires_at_unix_s", tok.Expires.Unix())
 	f.setString("role", tok.Role)
