@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode"
 )
 
 // ParseURL turns what users write for the gateway address into a base URL.
@@ -56,8 +57,10 @@ func ParseURL(s string) (*url.URL, error) {
 		return nil, fmt.Errorf("gateway url %q has no host", s)
 	}
 	// Requests go to u.String() + path: a host that does not read back from
-	// its written form (a non-ASCII IPv6 zone) would fail every request.
-	if again, err := url.Parse(u.String()); err != nil || again.Host != u.Host {
+	// its written form (a non-ASCII IPv6 zone) would fail every request, and
+	// one that decodes to a space or a control character ("[::%25%20]") is
+	// no address at all.
+	if again, err := url.Parse(u.String()); err != nil || again.Host != u.Host || strings.ContainsFunc(u.Host, badHostRune) {
 		return nil, fmt.Errorf("gateway url %q: %q is not a usable host", s, u.Host)
 	}
 	if p := u.Port(); p != "" {
@@ -67,3 +70,5 @@ func ParseURL(s string) (*url.URL, error) {
 	}
 	return u, nil
 }
+
+func badHostRune(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }

@@ -42,6 +42,9 @@ func TestParseURLE2T6(t *testing.T) {
 		{name: "E2 non-numeric port", in: "envoy.local:abc", wantErr: []string{`"envoy.local:abc"`, "invalid port"}},
 		{name: "E2 bracketed IPv6 with port out of range", in: "[fd50::1]:70000", wantErr: []string{`bad port "70000"`}},
 		{name: "E2 IPv6 zone that does not read back (found by FuzzParseURL)", in: "[::%25\x87]", wantErr: []string{"not a usable host"}},
+		{name: "E2 IPv6 zone that decodes to a space (found by FuzzParseURL)", in: "[::%25%20]", wantErr: []string{"not a usable host"}},
+		{name: "E2 IPv6 zone with a control character", in: "https://[fe80::1%25%07]:443", wantErr: []string{"invalid URL escape"}},
+		{name: "E2 IPv6 zone still taken", in: "[fe80::1%25eth0]:443", want: "https://[fe80::1%25eth0]:443"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
