@@ -1,6 +1,7 @@
 package envoysim
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -659,5 +660,10 @@ func TestSerialOption(t *testing.T) {
 	}
 	if _, err := New(Options{Captures: testCaptures(), Serial: "<sn>"}); err == nil {
 		t.Error("a serial that is not XML text was taken")
+	}
+	spaced := testCaptures()
+	spaced["info"] = &fstest.MapFile{Data: bytes.Replace(spaced["info"].Data, []byte("<sn>"), []byte("<sn>\n  "), 1)}
+	if _, err := New(Options{Captures: spaced, Serial: "900000000042"}); err == nil {
+		t.Error("a serial was set that /info would not say")
 	}
 }

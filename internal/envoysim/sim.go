@@ -214,7 +214,11 @@ func withSerial(fsys fs.FS, old, serial string) (fs.FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	data = bytes.Replace(data, []byte("<sn>"+old+"</sn>"), []byte("<sn>"+serial+"</sn>"), 1)
+	sn := []byte("<sn>" + old + "</sn>")
+	if !bytes.Contains(data, sn) {
+		return nil, fmt.Errorf("envoysim: serial %q: the capture's info does not hold %s as such", serial, sn)
+	}
+	data = bytes.Replace(data, sn, []byte("<sn>"+serial+"</sn>"), 1)
 	return infoFS{FS: fsys, info: data}, nil
 }
 
