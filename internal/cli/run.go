@@ -170,6 +170,15 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 				"in the [[inputs.execd]] block; set it there (or run with --poll-interval)", l.idle)
 		case <-closed:
 			closed = nil
+			// A line read just before the end is asked before closed is
+			// closed, but select picks among ready cases at random: it
+			// still gets its gather.
+			select {
+			case <-asked:
+				idle = nil
+				l.gather(w)
+			default:
+			}
 			if l.poll == 0 {
 				done = true // Telegraf stopped, or the process was run without it
 			} else {
