@@ -103,6 +103,9 @@ type Client struct {
 	digest  bool          // legacy mode (a *LegacyAuth)
 
 	mu sync.Mutex // one request at a time per gateway
+	// Guarded by mu:
+	reqs map[string]*http.Request // a request per path, without context or header, copied for each GET
+	body []byte                   // GetInto's buffer, for the request under way
 
 	requests atomic.Int64
 	checks   atomic.Int64
@@ -264,6 +267,21 @@ func (c *Client) GetLimit(ctx context.Context, path string, limit int64) (Respon
 	return c.auth.get(ctx, c, path, limit)
 }
 
+// GetInto is GetLimit reading the body into buf's storage, grown if need
+// be: the Response's Body shares it, and is good until buf is next used. A
+// gather reads every endpoint into one buffer, decoding each body before
+// the next request, rather than allocating a body a request.
+func (c *Client) GetInto(ctx context.Context, path string, limit int64, buf []byte) (Response, error) {
+	if limit <= 0 {
+		limit = MaxBody
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.body = buf[:0]
+	defer func() { c.body = nil }()
+	return c.auth.get(ctx, c, path, limit)
+}
+
 // authenticator is the client's side of its Auth strategy: it
 // authenticates a request and keeps what it learns between requests. Its
 // methods run with Client.mu held.
@@ -277,7 +295,7 @@ type authenticator interface {
 // tokenSession is TokenAuth's state: the session the last check_jwt opened.
 type tokenSession struct {
 	tokens       TokenSource
-	session      string // sessionId cookie value; a secret
+	session      string // the Cookie header that sends the sessionId; a secret
 	sessionToken string // the token the session was opened with
 }
 
@@ -370,7 +388,8 @@ func (s *tokenSession) checkJWT(ctx context.Context, c *Client, tok token.Token)
 	}
 	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
 		if ck.Name == "sessionId" && ck.Value != "" && len(ck.Value) <= MaxSessionCookie {
-			s.session = ck.Value
+			// Made once a session, not once a request.
+			s.session = (&http.Cookie{Name: ck.Name, Value: ck.Value}).String()
 		}
 	}
 	// Without a cookie we keep sending the Bearer header, which also works.
@@ -378,7 +397,8 @@ func (s *tokenSession) checkJWT(ctx context.Context, c *Client, tok token.Token)
 	return nil
 }
 
-func (c *Client) do(ctx context.Context, path, authorization, session string, limit int64) (Response, error) {
+// do sends one GET. cookie is a whole Cookie header ("" for none).
+func (c *Client) do(ctx context.Context, path, authorization, cookie string, limit int64) (Response, error) {
 	// A caller's deadline sooner than ours (the gather's) gets the blame.
 	var callerLimit time.Duration
 	if d, ok := ctx.Deadline(); ok && time.Until(d) < c.timeout {
@@ -386,18 +406,19 @@ func (c *Client) do(ctx context.Context, path, authorization, session string, li
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	u := c.base.String() + path
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	tmpl, err := c.request(path)
 	if err != nil {
 		return Response{}, fmt.Errorf("GET %s: %w", path, err)
 	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "telegraf-enphase")
+	req := tmpl.WithContext(ctx)
+	req.Header = make(http.Header, 4)
+	req.Header["Accept"] = acceptJSON
+	req.Header["User-Agent"] = userAgent
 	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
+		req.Header["Authorization"] = []string{authorization}
 	}
-	if session != "" {
-		req.AddCookie(&http.Cookie{Name: "sessionId", Value: session})
+	if cookie != "" {
+		req.Header["Cookie"] = []string{cookie}
 	}
 	c.requests.Add(1)
 	start := time.Now()
@@ -408,7 +429,7 @@ func (c *Client) do(ctx context.Context, path, authorization, session string, li
 	defer resp.Body.Close()
 	// One byte beyond the limit tells a body cut at the limit from one
 	// that ends there (case R4).
-	body, err := readBody(resp, limit+1)
+	body, err := readBody(resp, limit+1, c.body)
 	r := Response{Path: path, Status: resp.StatusCode, Header: resp.Header, Body: body, Duration: time.Since(start)}
 	if err != nil {
 		return r, c.transportError(path, err, callerLimit)
@@ -423,17 +444,52 @@ func (c *Client) do(ctx context.Context, path, authorization, session string, li
 	return r, nil
 }
 
-// readBody reads at most n bytes of resp's body into one buffer sized by
-// its Content-Length when the gateway sends one: io.ReadAll starts at 512
-// bytes and copies a 6 KB answer four times on its way, every gather. A
-// Content-Length that lies costs nothing: the buffer grows as ReadAll's.
-func readBody(resp *http.Response, n int64) ([]byte, error) {
+// The headers every request sends, shared: nothing on the way writes into a
+// header's values.
+var (
+	acceptJSON = []string{"application/json"}
+	userAgent  = []string{"telegraf-enphase"}
+)
+
+// request is the GET of path, built once per path, as http.NewRequest
+// builds it: parsing the URL again for every request of every gather cost
+// more than the rest of building it. The paths are the client's own, a
+// handful, plus what a user asks by hand.
+func (c *Client) request(path string) (*http.Request, error) {
+	if r, ok := c.reqs[path]; ok {
+		return r, nil
+	}
+	r, err := http.NewRequest(http.MethodGet, c.base.String()+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	r.Header = nil // each request gets its own
+	if c.reqs == nil || len(c.reqs) >= maxCachedRequests {
+		c.reqs = make(map[string]*http.Request)
+	}
+	c.reqs[path] = r
+	return r, nil
+}
+
+// maxCachedRequests bounds the requests kept by path: more paths than a
+// gather's endpoints only come from a user's own GETs.
+const maxCachedRequests = 64
+
+// readBody reads at most n bytes of resp's body into buf's storage, or one
+// buffer sized by its Content-Length when the gateway sends one: io.ReadAll
+// starts at 512 bytes and copies a 6 KB answer four times on its way, every
+// gather. A Content-Length that lies costs nothing: the buffer grows as
+// ReadAll's.
+func readBody(resp *http.Response, n int64, buf []byte) ([]byte, error) {
 	size := int64(512)
 	if cl := resp.ContentLength; cl > 0 {
 		size = min(cl+1, n) // +1: room for the read that sees the end
 	}
 	r := io.LimitReader(resp.Body, n)
-	b := make([]byte, 0, size)
+	b := buf[:0]
+	if int64(cap(b)) < size {
+		b = make([]byte, 0, size)
+	}
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]

@@ -697,7 +697,7 @@ func TestReadBodyWhateverContentLengthSays(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			resp := &http.Response{Body: io.NopCloser(strings.NewReader(body)), ContentLength: tc.cl}
-			got, err := readBody(resp, tc.limit)
+			got, err := readBody(resp, tc.limit, nil)
 			if err != nil || len(got) != tc.want || string(got) != body[:tc.want] {
 				t.Fatalf("readBody = %d bytes, %v; want %d bytes of the body", len(got), err, tc.want)
 			}
@@ -740,4 +740,86 @@ func TestWithTokenReadsTheSourceOnce(t *testing.T) {
 	_, err := c.Get(context.Background(), PathMeters)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), src.reads.Load())
+}
+
+// GetInto reads each body into the caller's buffer while it is large
+// enough, grows it when it is not, and leaves later GetLimit calls their
+// own bodies: a capture keeps several, a gather decodes each before the next.
+func TestGetIntoReusesTheCallersBuffer(t *testing.T) {
+	bodies := map[string]string{"/a": strings.Repeat("a", 100), "/b": "bb", "/c": strings.Repeat("c", 10_000)}
+	g := &fakeGateway{cookie: true, routes: map[string]http.HandlerFunc{}}
+	for path, body := range bodies {
+		g.routes[path] = func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(body)) }
+	}
+	c := startFake(t, g, &testTokens{tok: signToken(t, testSerial, "jti-1")}, 5*time.Second)
+	ctx := context.Background()
+	sameArray := func(a, b []byte) bool { return cap(a) > 0 && cap(b) > 0 && &a[:1][0] == &b[:1][0] }
+
+	buf := make([]byte, 0, 4096)
+	ra, err := c.GetInto(ctx, "/a", 0, buf)
+	require.NoError(t, err)
+	require.Equal(t, bodies["/a"], string(ra.Body))
+	require.True(t, sameArray(ra.Body, buf), "a body that fits is read into the buffer given")
+	rb, err := c.GetInto(ctx, "/b", 0, ra.Body)
+	require.NoError(t, err)
+	require.Equal(t, "bb", string(rb.Body))
+	require.True(t, sameArray(rb.Body, buf))
+	rc, err := c.GetInto(ctx, "/c", 0, rb.Body)
+	require.NoError(t, err)
+	require.Equal(t, bodies["/c"], string(rc.Body), "a body larger than the buffer is read whole")
+	require.False(t, sameArray(rc.Body, buf))
+
+	r1, err := c.Get(ctx, "/a")
+	require.NoError(t, err)
+	r2, err := c.Get(ctx, "/b")
+	require.NoError(t, err)
+	require.Equal(t, bodies["/a"], string(r1.Body), "a later Get does not write over an earlier body")
+	require.False(t, sameArray(r1.Body, buf) || sameArray(r2.Body, buf) || sameArray(r1.Body, r2.Body))
+}
+
+// Requests are built from one template per path: each carries its own
+// headers, the session's cookie once, and never a header of an earlier
+// request (check_jwt's bearer, an ended session's cookie).
+func TestRequestsDoNotShareHeaders(t *testing.T) {
+	var mu sync.Mutex
+	var got []http.Header
+	g := &fakeGateway{cookie: true, routes: map[string]http.HandlerFunc{"/h": func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Header.Clone())
+		mu.Unlock()
+		_, _ = w.Write([]byte("{}"))
+	}}}
+	c := startFake(t, g, &testTokens{tok: signToken(t, testSerial, "jti-1")}, 5*time.Second)
+	ctx := context.Background()
+	for range 3 {
+		_, err := c.Get(ctx, "/h")
+		require.NoError(t, err)
+	}
+	c.ResetSession()
+	_, err := c.Get(ctx, "/h")
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	for i, h := range got {
+		want := "sessionId=session-1"
+		if i == 3 {
+			want = "sessionId=session-2"
+		}
+		require.Equal(t, []string{want}, h["Cookie"], "request %d", i)
+		require.Empty(t, h["Authorization"], "request %d: the cookie suffices", i)
+		require.Equal(t, []string{"application/json"}, h["Accept"], "request %d", i)
+		require.Equal(t, []string{"telegraf-enphase"}, h["User-Agent"], "request %d", i)
+	}
+}
+
+// The requests kept by path are bounded, whatever paths a caller asks for.
+func TestRequestTemplatesAreBounded(t *testing.T) {
+	g := &fakeGateway{cookie: true}
+	c := startFake(t, g, &testTokens{tok: signToken(t, testSerial, "jti-1")}, 5*time.Second)
+	for i := range 3 * maxCachedRequests {
+		_, err := c.Get(context.Background(), fmt.Sprintf("/p%d", i))
+		require.NoError(t, err)
+		require.LessOrEqual(t, len(c.reqs), maxCachedRequests)
+	}
+	rs := g.requests()
+	require.Equal(t, fmt.Sprintf("/p%d", 3*maxCachedRequests-1), rs[len(rs)-1].Path, "a path asked after the reset is still the path asked")
 }

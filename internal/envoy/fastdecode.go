@@ -595,7 +595,10 @@ func fastList[T any](d *fastDec, s *[]T, field string, decode func(*T, *fastDec)
 	i := 0
 	for first := true; d.elem(&first); i++ {
 		if i >= cap(*s) {
-			*s = slices.Grow(*s, 1)
+			// Room for four at first: the lists of a steady gather (phases,
+			// meters, production entries) hold two to four, and growing
+			// one at a time allocated each three times.
+			*s = slices.Grow(*s, max(1, 4-i))
 		}
 		if i >= len(*s) {
 			*s = (*s)[:i+1]

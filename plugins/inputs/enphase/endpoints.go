@@ -98,13 +98,13 @@ var endpoints = []endpoint{
 			st := g.st
 			switch {
 			case ok:
-				st.meters = *v.(*[]envoy.Meter)
+				st.setMeters(*v.(*[]envoy.Meter))
 				if g.metadataDue(envoy.PathMeters) {
 					addMeterDevices(g.acc, g.serial, st.meters, g.now)
 				}
 				g.reschedule(tierMeters, g.p.every.info)
 			case g.p.isDropped(envoy.PathMeters, g.now):
-				st.meters = nil
+				st.setMeters(nil)
 				g.reschedule(tierMeters, g.p.every.reprobe)
 			}
 		},
@@ -133,12 +133,11 @@ var endpoints = []endpoint{
 		maxBody: 256 << 10, maxValues: 8_000, // largest real: 18 KB, 520 values
 		target: func() any { return new([]envoy.MeterReading) },
 		wanted: func(g *gatherRun) bool {
-			g.enabledMeters = enabledMeters(g.st.meters)
-			return len(g.enabledMeters) > 0
+			return len(g.st.enabledMeters) > 0
 		},
 		use: func(g *gatherRun, v any, ok bool) {
 			if ok {
-				addMeterReadings(g.acc, g.serial, g.enabledMeters, *v.(*[]envoy.MeterReading), g.now)
+				addMeterReadings(g.acc, g.serial, g.st.enabledMeters, *v.(*[]envoy.MeterReading), g.now)
 			}
 		},
 	},

@@ -85,6 +85,9 @@ type state struct {
 	infoNext time.Time // when /info is due again
 	next     map[tier]time.Time
 	meters   []envoy.Meter
+	// enabledMeters are the CTs of meters that are configured, by eid: the
+	// readings of every gather are joined to them (set with setMeters).
+	enabledMeters map[int64]envoy.Meter
 
 	lastReport map[string]envoy.Epoch // inverter serial → last emitted lastReportDate
 	batteries  bool                   // IQ Batteries or AC Batteries seen: the tariff matters
@@ -108,7 +111,16 @@ type state struct {
 
 	// reportChanged: when each lastReport entry last changed (pruning, R9).
 	reportChanged map[string]reportChange
+
+	// body is the buffer every endpoint's body is read into, one after the
+	// other, kept between gathers: a body a request was the largest
+	// allocation of a steady gather.
+	body []byte
 }
+
+// maxKeptBody is the largest body buffer kept for the next gather: one
+// huge answer should not pin its buffer for good.
+const maxKeptBody = 256 << 10
 
 // gatherRun is one gather: what the endpoints read so far tells the later
 // ones whether they are wanted.
@@ -127,7 +139,6 @@ type gatherRun struct {
 	// next gather, one read whole keeps its time.
 	next map[tier]time.Time
 
-	enabledMeters map[int64]envoy.Meter
 	inventory     *envoy.EnsembleInventory // nil unless read this gather
 	covered       map[string]bool          // inverters device_data reported
 	invertersDone bool
@@ -375,12 +386,17 @@ func (p *poller) fetch(ctx context.Context, ep *endpoint, now time.Time, v any) 
 	if p.isDropped(path, now) {
 		return errDropped
 	}
-	r, err := p.client().GetLimit(ctx, path, ep.maxBody)
+	r, err := p.client().GetInto(ctx, path, ep.maxBody, st.body)
 	if err == nil {
-		err = envoy.DecodeLimit(r, v, ep.maxValues)
+		err = envoy.DecodeLimit(r, v, ep.maxValues) // copies what it keeps
+	}
+	if cap(r.Body) <= maxKeptBody && cap(r.Body) > cap(st.body) {
+		st.body = r.Body[:0]
 	}
 	if err == nil {
-		delete(st.dropped, path)
+		if len(st.dropped) > 0 {
+			delete(st.dropped, path)
+		}
 		return nil
 	}
 	var se *envoy.StatusError
@@ -417,6 +433,13 @@ func (p *poller) drop(path string, now time.Time, why error) error {
 	st.dropped[path] = now.Add(time.Duration(p.every.reprobe))
 	p.log.Infof("%s: %s; not asking again for %s", p.name(), why, time.Duration(p.every.reprobe))
 	return errDropped
+}
+
+// setMeters keeps the CT list the slow tier read, and which of its CTs are
+// enabled, worked out once rather than every gather.
+func (st *state) setMeters(m []envoy.Meter) {
+	st.meters = m
+	st.enabledMeters = enabledMeters(m)
 }
 
 // enabledMeters returns the CTs that are configured.

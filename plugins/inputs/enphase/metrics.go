@@ -3,6 +3,7 @@ package enphase
 import (
 	"math"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/influxdata/telegraf"
@@ -32,9 +33,26 @@ const (
 // (f = f[:0]) and puts only typed values, so no float64 is boxed either.
 type fields []lineproto.Field
 
-// newFields is an empty list with room for n fields, the most a caller's
-// lines hold: grown from nil, a line's list would cost five allocations.
-func newFields(n int) fields { return make(fields, 0, n) }
+// fieldLists lends mappers their field lists: add keeps none, so a list
+// goes back once its lines are added. A new list a line was a third of what
+// a steady gather allocated, and garbage the collector then had to find.
+var fieldLists = sync.Pool{New: func() any { f := make(fields, 0, 24); return &f }}
+
+// borrowFields is an empty field list; give it back with giveBack once its
+// lines are added.
+func borrowFields() *fields {
+	f := fieldLists.Get().(*fields)
+	*f = (*f)[:0]
+	return f
+}
+
+// giveBack returns f to fieldLists, unless it grew beyond what any of the
+// plugin's lines holds.
+func (f *fields) giveBack() {
+	if cap(*f) <= 64 {
+		fieldLists.Put(f)
+	}
+}
 
 func (f *fields) setFloat(key string, v float64) {
 	*f = append(*f, lineproto.Field{Key: key, Kind: lineproto.Float, Float: v})
@@ -125,16 +143,17 @@ func valuesNonZero(v envoy.Values) bool {
 // addRows emits an eim entry's total and its phases, tagged with tags and
 // their phase.
 func addRows(acc telegraf.Accumulator, name string, tags tagList, r envoy.Reading, phases int, daily bool, now time.Time) {
-	f := newFields(16)
-	productionFields(&f, r.Values, false, daily)
+	f := borrowFields()
+	defer f.giveBack()
+	productionFields(f, r.Values, false, daily)
 	tags.set("phase", "total")
-	add(acc, name, tags, f, now)
+	add(acc, name, tags, *f, now)
 	n := phasesToEmit(r.Lines, phases, valuesNonZero)
 	for i := range n {
-		f = f[:0]
-		productionFields(&f, r.Lines[i], true, daily)
+		*f = (*f)[:0]
+		productionFields(f, r.Lines[i], true, daily)
 		tags.set("phase", phaseName(i))
-		add(acc, name, tags, f, now)
+		add(acc, name, tags, *f, now)
 	}
 }
 
@@ -183,7 +202,7 @@ func (p *poller) addProduction(acc telegraf.Accumulator, serial string, prod env
 			// Its lifetime is the 32-bit sum (case V7): the gateway's own
 			// 64-bit total, read this gather, says how many wraps it lacks.
 			tags := tagsOf("serial", serial, "source", "inverters", "phase", "total")
-			f := newFields(8)
+			f := borrowFields()
 			f.put("power_w", r.WNow)
 			f.putCounter("energy_lifetime_wh", r.WhLifetime)
 			if ref := p.state.summaryLifetime; r.WhLifetime.Valid && r.WhLifetime.V != 0 && ref.at.Equal(now) {
@@ -193,7 +212,8 @@ func (p *poller) addProduction(acc telegraf.Accumulator, serial string, prod env
 			f.put("energy_today_wh", r.WhToday)
 			f.put("energy_last_seven_days_wh", r.WhLastSevenDays)
 			f.putInt("devices", r.ActiveCount)
-			add(acc, mProduction, tags, f, now)
+			add(acc, mProduction, tags, *f, now)
+			f.giveBack()
 		}
 	}
 	for _, r := range prod.Consumption {
@@ -273,30 +293,31 @@ func meterNonZero(v envoy.MeterValues) bool {
 // eid, never by index: the lists differ in length and order on some firmware,
 // and readings of unknown or disabled meters are noise (cases P10, P11).
 func addMeterReadings(acc telegraf.Accumulator, serial string, enabled map[int64]envoy.Meter, readings []envoy.MeterReading, now time.Time) {
-	f := newFields(24) // reused for every point
+	f := borrowFields() // reused for every point
+	defer f.giveBack()
 	for _, r := range readings {
 		m, ok := enabled[r.EID]
 		if !ok {
 			continue
 		}
 		tags := tagsOf("serial", serial, "measurement_type", m.MeasurementType)
-		f = f[:0]
-		meterFields(&f, r.MeterValues, false)
+		*f = (*f)[:0]
+		meterFields(f, r.MeterValues, false)
 		f.setString("metering_status", m.MeteringStatus)
 		f.setString("status_flags", strings.Join(m.StatusFlags, ","))
 		f.setInt("eid", m.EID)
 		tags.set("phase", "total")
-		add(acc, mMeter, tags, f, now)
+		add(acc, mMeter, tags, *f, now)
 		phases := 0
 		if m.PhaseCount.Valid {
 			phases = int(m.PhaseCount.V)
 		}
 		n := phasesToEmit(r.Channels, phases, meterNonZero)
 		for i := range n {
-			f = f[:0]
-			meterFields(&f, r.Channels[i], true)
+			*f = (*f)[:0]
+			meterFields(f, r.Channels[i], true)
 			tags.set("phase", phaseName(i))
-			add(acc, mMeter, tags, f, now)
+			add(acc, mMeter, tags, *f, now)
 		}
 	}
 }
@@ -342,7 +363,8 @@ func (p *poller) emitGateway(acc telegraf.Accumulator, info envoy.Info, now time
 	if s.ok > 0 {
 		up = 1
 	}
-	f := newFields(12)
+	f := borrowFields()
+	defer f.giveBack()
 	f.setInt("up", up)
 	f.setFloat("gather_duration_s", p.now().Sub(now).Seconds())
 	f.setInt("requests", requests)
@@ -360,7 +382,7 @@ func (p *poller) emitGateway(acc telegraf.Accumulator, info envoy.Info, now time
 	if info.Serial == "" {
 		tags = tagsOf("serial", unknownSerial, "address", p.host)
 	}
-	add(acc, mGateway, tags, f, now)
+	add(acc, mGateway, tags, *f, now)
 }
 
 // tagList is a metric's tags, in any order: add sorts them. A mapper

@@ -284,7 +284,8 @@ func (m *tokenManager) notify(ctx context.Context, subject, body string) {
 
 // emitToken writes enphase_token, so a dashboard can alert long before data stops.
 func (m *tokenManager) emitToken(acc telegraf.Accumulator, serial string, tok token.Token, now time.Time) {
-	f := newFields(8)
+	f := borrowFields()
+	defer f.giveBack()
 	f.setFloat("expires_in_s", tok.Remaining(now).Round(time.Millisecond).Seconds()) // the clock's nanoseconds are noise here
 	f.setInt("expires_at_unix_s", tok.Expires.Unix())
 	f.setString("role", tok.Role)
@@ -296,7 +297,7 @@ func (m *tokenManager) emitToken(acc telegraf.Accumulator, serial string, tok to
 		f.setInt("renewals", st.Renewals)
 		f.setInt("renewal_failures", st.Failures)
 	}
-	add(acc, mToken, tagsOf("serial", serial), f, now)
+	add(acc, mToken, tagsOf("serial", serial), *f, now)
 }
 
 var _ renew.Checker = (*poller)(nil)
