@@ -1,8 +1,11 @@
 package enphase
 
 import (
+	"fmt"
 	"regexp"
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/influxdata/telegraf/testutil"
 	"github.com/stretchr/testify/require"
@@ -38,4 +41,31 @@ func TestBodyBufferKeepsNothing(t *testing.T) {
 		buf[i] = 'x'
 	}
 	require.Equal(t, want, gather())
+}
+
+// A body larger than maxKeptBody (an inverter list of 800, read every five
+// minutes) is read and mapped whole, but its buffer is not kept: a fleet of
+// gateways would otherwise each pin its largest answer.
+func TestBodyBufferBounded(t *testing.T) {
+	var list strings.Builder
+	list.WriteString("[")
+	for i := range 800 {
+		if i > 0 {
+			list.WriteString(",")
+		}
+		fmt.Fprintf(&list, `{"serialNumber": "4822%08d", "lastReportDate": 1785603335, "devType": 1, "lastReportWatts": 241, "maxReportWatts": 297}`+"\n", i)
+	}
+	list.WriteString("]")
+	require.Greater(t, list.Len(), maxKeptBody)
+	files := map[string]*fstest.MapFile{}
+	body(files, "api_v1_production_inverters", 200, list.String())
+	files["ivp_pdm_device_data"] = nil // else it covers the inverters, and the list is not read
+	sim, url := startSim(t, overlay(t, files))
+	e := newPlugin(t, sim, url, newClock())
+	b := lineproto.NewBatch(testutil.Logger{})
+	defer b.Release()
+	require.NoError(t, e.Gather(b))
+	require.Equal(t, 800, strings.Count(string(b.Bytes()), "enphase_inverter,"), "every inverter of the large list is written")
+	require.NotZero(t, cap(e.gw.state.body))
+	require.LessOrEqual(t, cap(e.gw.state.body), maxKeptBody)
 }

@@ -118,9 +118,11 @@ type state struct {
 	body []byte
 }
 
-// maxKeptBody is the largest body buffer kept for the next gather: one
-// huge answer should not pin its buffer for good.
-const maxKeptBody = 256 << 10
+// maxKeptBody is the largest body buffer kept for the next gather: room
+// for the steady bodies of any real gateway (18 KB at most seen), while a
+// large slow-tier answer, or a hostile one, gets a buffer of its own and
+// does not pin it for good, 200 times over in a fleet.
+const maxKeptBody = 64 << 10
 
 // gatherRun is one gather: what the endpoints read so far tells the later
 // ones whether they are wanted.

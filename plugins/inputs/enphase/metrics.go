@@ -111,23 +111,28 @@ func phasesToEmit[T any](lines []T, count int, nonZero func(T) bool) int {
 
 // productionFields maps a production.json entry or line. The aggregate
 // rmsVoltage and rmsCurrent are sums over the phases (case V2), so they are
-// emitted only per phase.
+// emitted only per phase. Fields are put in key order: add's sort then has
+// nothing to move.
 func productionFields(f *fields, v envoy.Values, perPhase, daily bool) {
-	f.put("power_w", v.WNow)
+	f.putCounter("apparent_energy_lifetime_vah", v.VahLifetime)
+	f.put("apparent_power_va", v.ApprntPwr)
+	if perPhase {
+		f.put("current_a", v.RmsCurrent)
+	}
+	if daily {
+		f.put("energy_last_seven_days_wh", v.WhLastSevenDays)
+	}
 	f.putCounter("energy_lifetime_wh", v.WhLifetime)
 	if daily {
 		f.put("energy_today_wh", v.WhToday)
-		f.put("energy_last_seven_days_wh", v.WhLastSevenDays)
 	}
-	f.putCounter("reactive_energy_lead_lifetime_varh", v.VarhLeadLifetime)
-	f.putCounter("reactive_energy_lag_lifetime_varh", v.VarhLagLifetime)
-	f.putCounter("apparent_energy_lifetime_vah", v.VahLifetime)
-	f.put("reactive_power_var", v.ReactPwr)
-	f.put("apparent_power_va", v.ApprntPwr)
 	f.put("power_factor", v.PwrFactor)
+	f.put("power_w", v.WNow)
+	f.putCounter("reactive_energy_lag_lifetime_varh", v.VarhLagLifetime)
+	f.putCounter("reactive_energy_lead_lifetime_varh", v.VarhLeadLifetime)
+	f.put("reactive_power_var", v.ReactPwr)
 	if perPhase {
 		f.put("voltage_v", v.RmsVoltage)
-		f.put("current_a", v.RmsCurrent)
 	}
 }
 
@@ -263,20 +268,24 @@ func addSummary(acc telegraf.Accumulator, serial string, s envoy.Summary, now ti
 	add(acc, mProduction, tagsOf("serial", serial, "source", "summary", "phase", "total"), f, now)
 }
 
+// meterFields maps a CT reading or one of its channels, in key order (see
+// productionFields).
 func meterFields(f *fields, v envoy.MeterValues, perPhase bool) {
-	f.put("power_w", v.ActivePower)
-	f.put("reactive_power_var", v.ReactivePower)
+	f.putCounter("apparent_energy_lifetime_vah", v.ApparentEnergy)
 	f.put("apparent_power_va", v.ApparentPower)
-	f.put("power_factor", v.PwrFactor)
-	f.put("frequency_hz", v.Freq)
+	if perPhase {
+		f.put("current_a", v.Current)
+	}
 	f.putCounter("energy_delivered_lifetime_wh", v.ActEnergyDlvd)
 	f.putCounter("energy_received_lifetime_wh", v.ActEnergyRcvd)
-	f.putCounter("apparent_energy_lifetime_vah", v.ApparentEnergy)
+	f.put("frequency_hz", v.Freq)
+	f.put("power_factor", v.PwrFactor)
+	f.put("power_w", v.ActivePower)
 	f.putCounter("reactive_energy_lag_lifetime_varh", v.ReactEnergyLagg)
 	f.putCounter("reactive_energy_lead_lifetime_varh", v.ReactEnergyLead)
+	f.put("reactive_power_var", v.ReactivePower)
 	if perPhase {
 		f.put("voltage_v", v.Voltage)
-		f.put("current_a", v.Current)
 	}
 }
 

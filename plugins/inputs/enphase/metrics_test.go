@@ -98,3 +98,32 @@ func TestNonFiniteNeverWrittenV9(t *testing.T) {
 func mappingPoller(log telegraf.Logger) *poller {
 	return &poller{log: log, now: time.Now, host: "192.0.2.1", state: state{counters: counters{}}}
 }
+
+// The mappers of every steady line put their fields in key order, so that
+// add's sort moves nothing (it would still sort them: this guards the cost).
+func TestSteadyMappersPutFieldsInKeyOrder(t *testing.T) {
+	n := envoy.Num{V: 1, Valid: true}
+	v := envoy.Values{WNow: n, WhLifetime: n, WhToday: n, WhLastSevenDays: n, VarhLeadLifetime: n, VarhLagLifetime: n,
+		VahLifetime: n, RmsCurrent: n, RmsVoltage: n, ReactPwr: n, ApprntPwr: n, PwrFactor: n}
+	m := envoy.MeterValues{ActEnergyDlvd: n, ActEnergyRcvd: n, ApparentEnergy: n, ReactEnergyLagg: n, ReactEnergyLead: n,
+		ActivePower: n, ApparentPower: n, ReactivePower: n, PwrFactor: n, Voltage: n, Current: n, Freq: n}
+	for _, perPhase := range []bool{false, true} {
+		for _, daily := range []bool{false, true} {
+			var f fields
+			productionFields(&f, v, perPhase, daily)
+			requireKeyOrder(t, f)
+		}
+		var f fields
+		meterFields(&f, m, perPhase)
+		requireKeyOrder(t, f)
+	}
+}
+
+func requireKeyOrder(t *testing.T, f fields) {
+	t.Helper()
+	for i := 1; i < len(f); i++ {
+		if f[i-1].Key >= f[i].Key {
+			t.Fatalf("%s before %s: not in key order", f[i-1].Key, f[i].Key)
+		}
+	}
+}

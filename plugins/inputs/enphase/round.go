@@ -15,6 +15,10 @@ import (
 // values have at most a few decimals, and a value with more is kept as is.
 const maxDecimals = 9
 
+// pow10 are the powers of ten roundTo scales by, each exact, as math.Pow
+// gives them: a lifetime counter is rounded every gather.
+var pow10 = [maxDecimals + 1]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9}
+
 // decimals is the number of decimal places x is written with (its shortest
 // form), maxDecimals+1 when it has more.
 func decimals(x float64) int {
@@ -39,7 +43,12 @@ func roundTo(v float64, d int) float64 {
 	if d > maxDecimals || math.IsNaN(v) || math.IsInf(v, 0) {
 		return v
 	}
-	p := math.Pow(10, float64(d))
+	var p float64
+	if d >= 0 {
+		p = pow10[d]
+	} else {
+		p = math.Pow(10, float64(d)) // a divisor under 1: not one the plugin uses
+	}
 	if math.Abs(v*p) >= 1<<53 {
 		return v
 	}
