@@ -34,8 +34,9 @@ const (
 type fields []lineproto.Field
 
 // fieldLists lends mappers their field lists: add keeps none, so a list
-// goes back once its lines are added. A new list a line was a third of what
-// a steady gather allocated, and garbage the collector then had to find.
+// goes back once its lines are added. A new list a line was a quarter of
+// what decoding and mapping a steady gather allocated, garbage the
+// collector then had to find.
 var fieldLists = sync.Pool{New: func() any { f := make(fields, 0, 24); return &f }}
 
 // borrowFields is an empty field list; give it back with giveBack once its
