@@ -259,12 +259,7 @@ func (c *Client) Get(ctx context.Context, path string) (Response, error) {
 // GetLimit is Get reading at most limit bytes of the body (MaxBody when
 // limit is 0 or less): an endpoint's own bound.
 func (c *Client) GetLimit(ctx context.Context, path string, limit int64) (Response, error) {
-	if limit <= 0 {
-		limit = MaxBody
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.auth.get(ctx, c, path, limit)
+	return c.GetInto(ctx, path, limit, nil) // a body of its own
 }
 
 // GetInto is GetLimit reading the body into buf's storage, grown if need

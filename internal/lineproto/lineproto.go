@@ -325,18 +325,12 @@ func (w *Writer) Put(b *Batch) {
 	w.wake.Signal()
 }
 
-// Pending is the size of the lines not written yet, the one being written
-// included: above 0 when the next gather is asked, stdout is not keeping up.
-func (w *Writer) Pending() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.pending
-}
-
-// Stuck waits up to grace for the lines not written yet and returns how
-// many bytes still wait after it: 0 when stdout took them. Pending alone
-// cannot tell a stuck stdout from a write that is ending: the reader may
-// have read the last line before Run counts it written, and ask again.
+// Stuck waits up to grace for the lines not written yet (the one being
+// written included) and returns how many bytes still wait after it: 0 when
+// stdout took them. Above 0 when the next gather is asked, stdout is not
+// keeping up; without the grace a write that is ending would look stuck:
+// the reader may read the last line before Run counts it written, and ask
+// again.
 func (w *Writer) Stuck(grace time.Duration) int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
