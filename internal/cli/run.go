@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"sync"
 	"syscall"
 	"time"
 
@@ -118,8 +119,13 @@ type execdLoop struct {
 	idle  time.Duration // warn when no gather was asked this long after start
 	grace time.Duration // how long a stop waits for gathers and stdout
 
-	busy    chan struct{} // holds a token while GatherEach runs
+	busy    chan struct{} // holds a token while a gather is starting
 	skipped int           // gathers skipped in a row because stdout is not read
+
+	// mu orders an ask that finds busy held against the release of busy,
+	// so that the ask is kept (pending) and never lost between the two.
+	mu      sync.Mutex
+	pending bool // asked while a gather was starting: start one more after it
 }
 
 // run gathers until stop fires or, without a poll interval, stdin closes.
@@ -192,6 +198,9 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 
 	stopped := make(chan struct{})
 	go func() {
+		l.mu.Lock()
+		l.pending = false // a stop does not start the gather asked last
+		l.mu.Unlock()
 		l.busy <- struct{}{} // no Gather is starting goroutines any more
 		l.input.Stop()       // cancels gathers in flight and waits for them
 		w.Close()
@@ -206,34 +215,55 @@ func (l *execdLoop) run(stop <-chan os.Signal) int {
 	return exitOK
 }
 
-// gather starts a gather unless one is still starting: the loop itself
-// never blocks, so a signal is always seen.
+// gather starts a gather, or, while one is still starting, asks for one
+// more after it: the loop itself never blocks, so a signal is always seen,
+// and an ask that arrives as the last gather ends is not dropped (Telegraf
+// would go a whole interval without metrics).
 func (l *execdLoop) gather(w *lineproto.Writer) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	select {
 	case l.busy <- struct{}{}:
 	default:
+		l.pending = true // several asks meanwhile are one: gathers do not queue up
 		return
 	}
 	go func() {
-		defer func() { <-l.busy }()
-		// A stdout that has not taken the last gather's lines (Telegraf
-		// stuck, case R16) skips gathers: reading the gateways again would
-		// only pile up lines nobody reads. A write that is only ending as
-		// Telegraf asks again gets stuckGrace to finish; l.skipped is only
-		// touched while busy is held.
-		if n := w.Stuck(stuckGrace); n > 0 {
-			if l.skipped++; l.skipped == 1 {
-				l.log.Warnf("stdout has not taken the last gather's %d bytes of metrics yet: skipping gathers until it does", n)
+		for {
+			l.gatherOnce(w)
+			l.mu.Lock()
+			again := l.pending
+			l.pending = false
+			if !again {
+				<-l.busy
 			}
-			return
+			l.mu.Unlock()
+			if !again {
+				return
+			}
 		}
-		if l.skipped > 0 {
-			l.log.Infof("stdout is read again: %d gathers were skipped", l.skipped)
-			l.skipped = 0
-		}
-		l.input.GatherEach(func() (telegraf.Accumulator, func()) {
-			b := lineproto.NewBatch(l.log)
-			return b, func() { w.Put(b) }
-		})
 	}()
+}
+
+// gatherOnce runs one gather while busy is held.
+func (l *execdLoop) gatherOnce(w *lineproto.Writer) {
+	// A stdout that has not taken the last gather's lines (Telegraf stuck,
+	// case R16) skips gathers: reading the gateways again would only pile
+	// up lines nobody reads. A write that is only ending as Telegraf asks
+	// again gets stuckGrace to finish; l.skipped is only touched while busy
+	// is held.
+	if n := w.Stuck(stuckGrace); n > 0 {
+		if l.skipped++; l.skipped == 1 {
+			l.log.Warnf("stdout has not taken the last gather's %d bytes of metrics yet: skipping gathers until it does", n)
+		}
+		return
+	}
+	if l.skipped > 0 {
+		l.log.Infof("stdout is read again: %d gathers were skipped", l.skipped)
+		l.skipped = 0
+	}
+	l.input.GatherEach(func() (telegraf.Accumulator, func()) {
+		b := lineproto.NewBatch(l.log)
+		return b, func() { w.Put(b) }
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/telegraf-enphase/telegraf-enphase/internal/execdlog"
+	"github.com/telegraf-enphase/telegraf-enphase/internal/lineproto"
 )
 
 // countingInput adds one metric per gather.
@@ -160,6 +161,60 @@ func TestAskDuringTheLastWriteGathersR16(t *testing.T) {
 	require.NotContains(t, log.String(), "skipping gathers")
 	stop <- syscall.SIGTERM
 	require.Equal(t, exitOK, <-done)
+}
+
+// holdingInput is a gatherer whose GatherEach waits for release: a gather
+// still starting when Telegraf asks again.
+type holdingInput struct {
+	countingInput
+	started chan struct{}
+	release chan struct{}
+}
+
+func (h *holdingInput) GatherEach(open func() (telegraf.Accumulator, func())) {
+	h.countingInput.GatherEach(open)
+	h.started <- struct{}{}
+	<-h.release
+}
+
+// R16: asks that arrive while a gather is still starting are not dropped
+// (the CI once lost the third gather of the test above that way) and do not
+// queue up either: however many came meanwhile, one more gather runs. The
+// loop's gather is called directly, as the loop calls it for each ask.
+func TestAskWhileAGatherStartsIsKeptR16(t *testing.T) {
+	var out, log syncBuf
+	h := &holdingInput{started: make(chan struct{}), release: make(chan struct{})}
+	l := &execdLoop{input: h, out: &out, log: execdlog.New(&log, telegraf.Info), busy: make(chan struct{}, 1)}
+	w := lineproto.NewWriter(l.log)
+	written := make(chan struct{})
+	go func() { defer close(written); w.Run(&out) }()
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-h.started:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s did not start; gathers: %d", what, h.count())
+		}
+	}
+	l.gather(w)
+	wait("the first gather")
+	for i := 0; i < 3; i++ {
+		l.gather(w) // asked while the first holds
+	}
+	require.Equal(t, 1, h.count())
+	h.release <- struct{}{}
+	wait("the gather asked meanwhile")
+	h.release <- struct{}{}
+	select {
+	case <-h.started:
+		t.Fatal("asks made while one gather started were queued as several gathers")
+	case <-time.After(200 * time.Millisecond):
+	}
+	require.Equal(t, 2, h.count())
+	l.busy <- struct{}{} // the second gather has let go
+	w.Close()
+	<-written
+	require.Equal(t, 2, strings.Count(out.String(), "enphase_test,serial=1 n=1 "))
 }
 
 // blockedWriter is a stdout nobody reads.
