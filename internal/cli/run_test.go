@@ -111,12 +111,14 @@ func TestIdleWarningNamesSignalSTDIN(t *testing.T) {
 
 	pr2, pw2 := io.Pipe()
 	var log2 syncBuf
-	l2, c2 := newLoop(pr2, &out, &log2, 0, 100*time.Millisecond)
+	// The ask must be seen before the idle time: a second, not 100 ms, so
+	// that a loaded CI machine does not make it late.
+	l2, c2 := newLoop(pr2, &out, &log2, 0, time.Second)
 	done2 := runAsync(l2, stop)
 	_, err := pw2.Write([]byte("\n"))
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return c2.count() == 1 }, 10*time.Second, 10*time.Millisecond)
-	time.Sleep(200 * time.Millisecond)
+	time.Sleep(1200 * time.Millisecond) // past the idle time: still no warning
 	require.NoError(t, pw2.Close())
 	<-done2
 	require.NotContains(t, log2.String(), "W! ")
