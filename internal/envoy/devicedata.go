@@ -98,6 +98,10 @@ type Device struct {
 // Microinverter reports whether the device is a PV microinverter (pcu).
 func (d Device) Microinverter() bool { return d.DevName == "pcu" }
 
+// ACBattery reports whether the device is an AC Battery (acb): its channel
+// counts energy in as joulesUsed and energy out as joulesProduced.
+func (d Device) ACBattery() bool { return d.DevName == "acb" }
+
 // Channel is one channel of a device: a microinverter has one; a CT has one
 // per phase.
 type Channel struct {
@@ -161,6 +165,11 @@ type LastReading struct {
 	LaggingVArs         Num   `json:"laggingVArs"`
 	RSSI                Num   `json:"rssi"`
 	ISSI                Num   `json:"issi"`
+	// An AC Battery's (acb) cells: state of health (%) and the coolest
+	// cell's temperature (°C). Its charge and hottest cell are read from
+	// /inventory.json, which reports them every read.
+	SOH         Num `json:"SOH"`
+	MinCellTemp Num `json:"minCellTemp"`
 }
 
 // Empty reports whether there is no reading at all: {}, null or absent, as

@@ -1099,6 +1099,10 @@ func (r *LastReading) set(d *fastDec) func(key []byte) bool {
 			r.RSSI = d.num()
 		case "issi":
 			r.ISSI = d.num()
+		case "SOH":
+			r.SOH = d.num()
+		case "minCellTemp":
+			r.MinCellTemp = d.num()
 		default:
 			return false
 		}

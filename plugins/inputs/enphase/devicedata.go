@@ -19,8 +19,9 @@ func scaled(n envoy.Num, div float64) envoy.Num { return divided(n, div) }
 // one map: both endpoints give the same report time for an inverter).
 //
 // Only microinverters (devName "pcu") that are active and have a lastReading
-// are mapped: a removed inverter stays in the body with active false,
-// modGone true and empty objects (case P13); eim, acb and nsrb entries are
+// are mapped to enphase_inverter: a removed inverter stays in the body with
+// active false, modGone true and empty objects (case P13); AC Batteries
+// (acb) go to enphase_battery (addACBReading); eim and nsrb entries are
 // other devices. modGone alone does not mean removed: live inverters asleep
 // at night read active and modGone true (capture 8.3.5169), so such an
 // inverter is still written, whole, for a report it really made (a known
@@ -36,7 +37,14 @@ func addDeviceData(acc telegraf.Accumulator, serial string, d envoy.DeviceData, 
 	var f fields // reused for every inverter, as are its tags
 	tags := tagsOf("serial", serial, "device_serial", "")
 	for _, dev := range d.Devices {
-		if !dev.Microinverter() || !dev.Active || dev.SN == "" || len(dev.Channels) == 0 {
+		if !dev.Active || dev.SN == "" || len(dev.Channels) == 0 {
+			continue
+		}
+		if dev.ACBattery() {
+			addACBReading(acc, serial, dev, last, now)
+			continue
+		}
+		if !dev.Microinverter() {
 			continue
 		}
 		// A microinverter reports one channel on every firmware captured; a
@@ -86,4 +94,37 @@ func addDeviceData(acc telegraf.Accumulator, serial string, d envoy.DeviceData, 
 		add(acc, mInverter, tags, f, ts)
 	}
 	return emitted
+}
+
+// addACBReading maps an AC Battery's entry of /ivp/pdm/device_data to an
+// enphase_battery point (type=acb, device_serial), stamped and deduplicated
+// by its lastReading.endDate as inverters are: what only this endpoint
+// reports, the state of health that tracks the battery's ageing over years,
+// its coolest cell, DC voltage, and lifetime energy in and out. Its charge,
+// hottest cell and status come from /inventory.json every read
+// (addInventory); its watts are not written (unsigned, see the README).
+// A reading without a real report time is not written: these values are
+// only worth their time.
+func addACBReading(acc telegraf.Accumulator, serial string, dev envoy.Device, last map[string]envoy.Epoch, now time.Time) {
+	ch := dev.Channels[0] // an AC Battery reports one channel
+	r := ch.LastReading
+	ts, known := reportTime(r.EndDate, now)
+	if r.Empty() || !known {
+		return
+	}
+	sn := cutText(dev.SN, maxTagText)
+	if prev, ok := last[sn]; ok && prev == r.EndDate {
+		return
+	}
+	if last != nil {
+		last[sn] = r.EndDate
+	}
+	var f fields
+	f.put("dc_voltage_v", scaled(r.DCVoltageINmV, 1000))
+	f.putCounter("energy_charged_lifetime_wh", scaled(ch.Lifetime.JoulesUsed, 3600))
+	f.putCounter("energy_discharged_lifetime_wh", scaled(ch.Lifetime.JoulesProduced, 3600))
+	f.put("health_percent", r.SOH)
+	f.setInt("last_report_unix_s", ts.Unix())
+	f.put("min_cell_temperature_c", r.MinCellTemp)
+	add(acc, mBattery, tagsOf("serial", serial, "type", batteryACB, "device_serial", sn), f, ts)
 }

@@ -157,15 +157,82 @@ func TestDeviceDataRemoved(t *testing.T) {
 }
 
 // TestDeviceDataOtherDevices: eim (CT), acb (AC Battery) and nsrb (Q-relay)
-// entries are not inverters, whatever they hold.
+// entries are not inverters, whatever they hold; the AC Battery is a
+// battery (TestDeviceDataACBattery).
 func TestDeviceDataOtherDevices(t *testing.T) {
 	d := ddDecode(t, "others")
 	require.Len(t, d.Devices, 4)
 	acc, emitted := ddMap(t, "others")
 	require.Equal(t, map[string]bool{"482208000501": true}, emitted)
+	batteries := ddPoints(acc, mBattery)
+	require.Len(t, batteries, 1)
+	require.Equal(t, "482208000301", batteries[0].Tags["device_serial"])
+	acc.Metrics = ddPoints(acc, mInverter)
 	got := ddBySerial(t, acc)
 	require.Len(t, got, 1)
 	require.Contains(t, got, "482208000501")
+}
+
+// ddPoints are acc's points of one measurement.
+func ddPoints(acc *testutil.Accumulator, measurement string) []*testutil.Metric {
+	var out []*testutil.Metric
+	for _, m := range acc.Metrics {
+		if m.Measurement == measurement {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// TestDeviceDataACBattery: an AC Battery's entry is an enphase_battery point
+// keyed as /inventory.json's (type=acb, device_serial), stamped with its
+// endDate and written once per report, with what only this endpoint gives:
+// state of health, coolest cell, DC voltage, lifetime energy in (joulesUsed)
+// and out (joulesProduced). Not written: a reading with no report time, an
+// empty reading, a removed battery. It is not an inverter: P12's list of
+// inverters the body accounts for leaves it out.
+func TestDeviceDataACBattery(t *testing.T) {
+	d := ddDecode(t, "acb")
+	require.Len(t, d.Devices, 5)
+	var acc testutil.Accumulator
+	last := map[string]envoy.Epoch{}
+	emitted := addDeviceData(&acc, ddGateway, d, last, ddNow)
+	require.Empty(t, emitted)
+	require.Len(t, acc.Metrics, 2, "%v", acc.Metrics)
+	for _, m := range acc.Metrics {
+		require.Equal(t, mBattery, m.Measurement)
+		require.Equal(t, map[string]string{"serial": ddGateway, "type": "acb", "device_serial": m.Tags["device_serial"]}, m.Tags)
+	}
+	m := acc.Metrics[0]
+	require.Equal(t, "482208000301", m.Tags["device_serial"])
+	require.Equal(t, time.Unix(1785600906, 0).UTC(), m.Time)
+	require.Equal(t, map[string]any{
+		"dc_voltage_v":                  22.54,
+		"energy_charged_lifetime_wh":    71600.0, // 257 760 000 J
+		"energy_discharged_lifetime_wh": 59000.0, // 212 400 000 J
+		"health_percent":                86.0,
+		"last_report_unix_s":            int64(1785600906),
+		"min_cell_temperature_c":        31.0,
+	}, m.Fields)
+	// Asleep (modGone) with a real report: written, a frost cell included;
+	// lifetime counters of 0 are not a reading (as for every counter).
+	m = acc.Metrics[1]
+	require.Equal(t, "482208000302", m.Tags["device_serial"])
+	require.Equal(t, time.Unix(1785600000, 0).UTC(), m.Time)
+	require.Equal(t, map[string]any{
+		"dc_voltage_v":           21.8,
+		"health_percent":         91.0,
+		"last_report_unix_s":     int64(1785600000),
+		"min_cell_temperature_c": -4.0,
+	}, m.Fields)
+
+	// The same reports again: nothing; a new report: its point.
+	addDeviceData(&acc, ddGateway, d, last, ddNow.Add(5*time.Minute))
+	require.Len(t, acc.Metrics, 2, "same endDate: nothing new")
+	d.Devices[0].Channels[0].LastReading.EndDate = 1785601806
+	addDeviceData(&acc, ddGateway, d, last, ddNow.Add(15*time.Minute))
+	require.Len(t, acc.Metrics, 3)
+	require.Equal(t, time.Unix(1785601806, 0).UTC(), acc.Metrics[2].Time)
 }
 
 // TestDeviceDataCapped covers P12: at deviceCount >= deviceDataLimit the
@@ -311,7 +378,7 @@ func TestDeviceDataFieldTypes(t *testing.T) {
 			}
 		}
 	}
-	require.Len(t, seen, 13, "every field appears in some case: %v", seen)
+	require.Len(t, seen, 17, "every field appears in some case: %v", seen)
 }
 
 // TestDeviceDataFixtures maps every /ivp/pdm/device_data capture of the
@@ -357,8 +424,19 @@ func TestDeviceDataFixtures(t *testing.T) {
 			require.NoError(t, json.Unmarshal(body, &raw))
 			want := map[string]map[string]any{} // sn → first channel
 			gone := map[string]bool{}
+			wantACB := map[string]map[string]any{} // AC Batteries with a report: sn → first channel
 			for _, v := range raw {
 				dev, ok := v.(map[string]any)
+				if ok && dev["devName"] == "acb" && dev["active"] == true {
+					sn, _ := dev["sn"].(string)
+					if chans, _ := dev["channels"].([]any); sn != "" && len(chans) > 0 {
+						ch, _ := chans[0].(map[string]any)
+						lr, _ := ch["lastReading"].(map[string]any)
+						if end, _ := lr["endDate"].(float64); end >= 946684800 {
+							wantACB[sn] = ch
+						}
+					}
+				}
 				if !ok || dev["devName"] != "pcu" || dev["active"] != true {
 					continue
 				}
@@ -385,7 +463,26 @@ func TestDeviceDataFixtures(t *testing.T) {
 					nGone++
 				}
 			}
-			t.Logf("%d inverters, %d of them not communicating (modGone), capped %v", len(want), nGone, d.Capped())
+			t.Logf("%d inverters, %d of them not communicating (modGone), %d AC Batteries, capped %v", len(want), nGone, len(wantACB), d.Capped())
+			batteries := ddPoints(&acc, mBattery)
+			require.Len(t, batteries, len(wantACB))
+			for _, m := range batteries {
+				sn := m.Tags["device_serial"]
+				ch, ok := wantACB[sn]
+				require.True(t, ok, "%s is not an active acb with a report", sn)
+				lr := ch["lastReading"].(map[string]any)
+				require.Equal(t, time.Unix(int64(lr["endDate"].(float64)), 0).UTC(), m.Time, sn)
+				if soh, ok := lr["SOH"].(float64); ok {
+					require.Equal(t, soh, m.Fields["health_percent"], sn)
+				}
+				life, _ := ch["lifetime"].(map[string]any)
+				for key, field := range map[string]string{"joulesUsed": "energy_charged_lifetime_wh", "joulesProduced": "energy_discharged_lifetime_wh"} {
+					if j, ok := life[key].(float64); ok && j > 0 {
+						require.InDelta(t, j/3600, m.Fields[field], 0.001, "%s %s", sn, field)
+					}
+				}
+			}
+			acc.Metrics = ddPoints(&acc, mInverter)
 			require.Len(t, acc.Metrics, len(want))
 			require.Len(t, emitted, len(want))
 			for _, m := range acc.Metrics {
