@@ -123,8 +123,12 @@ func addACBReading(acc telegraf.Accumulator, serial string, dev envoy.Device, la
 	f.put("dc_voltage_v", scaled(r.DCVoltageINmV, 1000))
 	f.putCounter("energy_charged_lifetime_wh", scaled(ch.Lifetime.JoulesUsed, 3600))
 	f.putCounter("energy_discharged_lifetime_wh", scaled(ch.Lifetime.JoulesProduced, 3600))
-	f.put("health_percent", r.SOH)
+	if r.SOH.V > 0 { // 0 is no reading: a battery at 0 % health does not report
+		f.put("health_percent", r.SOH)
+	}
 	f.setInt("last_report_unix_s", ts.Unix())
-	f.put("min_cell_temperature_c", r.MinCellTemp)
+	if !dev.ModGone || r.MinCellTemp.V != 0 { // a silent device's 0 °C placeholder, as for inverters (C5)
+		f.put("min_cell_temperature_c", r.MinCellTemp)
+	}
 	add(acc, mBattery, tagsOf("serial", serial, "type", batteryACB, "device_serial", sn), f, ts)
 }

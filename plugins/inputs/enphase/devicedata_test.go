@@ -189,16 +189,16 @@ func ddPoints(acc *testutil.Accumulator, measurement string) []*testutil.Metric 
 // endDate and written once per report, with what only this endpoint gives:
 // state of health, coolest cell, DC voltage, lifetime energy in (joulesUsed)
 // and out (joulesProduced). Not written: a reading with no report time, an
-// empty reading, a removed battery. It is not an inverter: P12's list of
+// empty reading, a removed battery, a silent one's 0 placeholders (C5). It is not an inverter: P12's list of
 // inverters the body accounts for leaves it out.
 func TestDeviceDataACBattery(t *testing.T) {
 	d := ddDecode(t, "acb")
-	require.Len(t, d.Devices, 5)
+	require.Len(t, d.Devices, 6)
 	var acc testutil.Accumulator
 	last := map[string]envoy.Epoch{}
 	emitted := addDeviceData(&acc, ddGateway, d, last, ddNow)
 	require.Empty(t, emitted)
-	require.Len(t, acc.Metrics, 2, "%v", acc.Metrics)
+	require.Len(t, acc.Metrics, 3, "%v", acc.Metrics)
 	for _, m := range acc.Metrics {
 		require.Equal(t, mBattery, m.Measurement)
 		require.Equal(t, map[string]string{"serial": ddGateway, "type": "acb", "device_serial": m.Tags["device_serial"]}, m.Tags)
@@ -226,13 +226,24 @@ func TestDeviceDataACBattery(t *testing.T) {
 		"min_cell_temperature_c": -4.0,
 	}, m.Fields)
 
+	// Silent (modGone) and reading 0 % health and 0 °C: placeholders, not
+	// written (C5); what it does report is.
+	m = acc.Metrics[2]
+	require.Equal(t, "482208000306", m.Tags["device_serial"])
+	require.Equal(t, map[string]any{
+		"dc_voltage_v":                  21.0,
+		"energy_charged_lifetime_wh":    20.0,
+		"energy_discharged_lifetime_wh": 10.0,
+		"last_report_unix_s":            int64(1785600600),
+	}, m.Fields)
+
 	// The same reports again: nothing; a new report: its point.
 	addDeviceData(&acc, ddGateway, d, last, ddNow.Add(5*time.Minute))
-	require.Len(t, acc.Metrics, 2, "same endDate: nothing new")
+	require.Len(t, acc.Metrics, 3, "same endDate: nothing new")
 	d.Devices[0].Channels[0].LastReading.EndDate = 1785601806
 	addDeviceData(&acc, ddGateway, d, last, ddNow.Add(15*time.Minute))
-	require.Len(t, acc.Metrics, 3)
-	require.Equal(t, time.Unix(1785601806, 0).UTC(), acc.Metrics[2].Time)
+	require.Len(t, acc.Metrics, 4)
+	require.Equal(t, time.Unix(1785601806, 0).UTC(), acc.Metrics[3].Time)
 }
 
 // TestDeviceDataCapped covers P12: at deviceCount >= deviceDataLimit the

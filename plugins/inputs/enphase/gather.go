@@ -89,7 +89,7 @@ type state struct {
 	// readings of every gather are joined to them (set with setMeters).
 	enabledMeters map[int64]envoy.Meter
 
-	lastReport map[string]envoy.Epoch // inverter serial → last emitted lastReportDate
+	lastReport map[string]envoy.Epoch // inverter or AC Battery serial → last emitted report time
 	batteries  bool                   // IQ Batteries or AC Batteries seen: the tariff matters
 	// Configuration read with /info, not every ensemble read.
 	contactSettings envoy.DryContactSettings
