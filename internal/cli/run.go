@@ -232,15 +232,13 @@ func (l *execdLoop) gather(w *lineproto.Writer) {
 		for {
 			l.gatherOnce(w)
 			l.mu.Lock()
-			again := l.pending
-			l.pending = false
-			if !again {
+			if !l.pending {
 				<-l.busy
-			}
-			l.mu.Unlock()
-			if !again {
+				l.mu.Unlock()
 				return
 			}
+			l.pending = false
+			l.mu.Unlock()
 		}
 	}()
 }

@@ -59,15 +59,11 @@ func addDeviceData(acc telegraf.Accumulator, serial string, d envoy.DeviceData, 
 			continue
 		}
 		emitted[dev.SN] = true
-		if known {
-			if prev, ok := last[dev.SN]; ok && prev == r.EndDate {
-				continue
-			}
-		} else {
-			ts = now
+		if !newReport(last, dev.SN, r.EndDate) && known {
+			continue
 		}
-		if last != nil {
-			last[dev.SN] = r.EndDate
+		if !known {
+			ts = now
 		}
 		f = f[:0]
 		f.put("power_w", ch.Watts.Now)
@@ -113,11 +109,8 @@ func addACBReading(acc telegraf.Accumulator, serial string, dev envoy.Device, la
 		return
 	}
 	sn := cutText(dev.SN, maxTagText)
-	if prev, ok := last[sn]; ok && prev == r.EndDate {
+	if !newReport(last, sn, r.EndDate) {
 		return
-	}
-	if last != nil {
-		last[sn] = r.EndDate
 	}
 	var f fields
 	f.put("dc_voltage_v", scaled(r.DCVoltageINmV, 1000))

@@ -19,6 +19,19 @@ const (
 	maxLastReports = 5000
 )
 
+// newReport says whether a device's report time end has not been written
+// yet, and records it (in last, when there is one): the one dedupe of the
+// inverter and AC Battery mappers, each report written once.
+func newReport(last map[string]envoy.Epoch, sn string, end envoy.Epoch) bool {
+	if prev, ok := last[sn]; ok && prev == end {
+		return false
+	}
+	if last != nil {
+		last[sn] = end
+	}
+	return true
+}
+
 // reportChange is when an inverter's last report was last seen to change.
 type reportChange struct {
 	date envoy.Epoch

@@ -343,10 +343,9 @@ func addInverters(acc telegraf.Accumulator, serial string, invs []envoy.Inverter
 		if !inv.Microinverter() || inv.SerialNumber == "" || covered[inv.SerialNumber] {
 			continue
 		}
-		if prev, ok := last[inv.SerialNumber]; ok && prev == inv.LastReportDate && inv.LastReportDate != 0 {
-			continue
+		if !newReport(last, inv.SerialNumber, inv.LastReportDate) && inv.LastReportDate != 0 {
+			continue // an unknown report time (0) is written every read
 		}
-		last[inv.SerialNumber] = inv.LastReportDate
 		f = f[:0] // in key order: add's sort has nothing to move, for each of hundreds of points
 		ts, known := reportTime(inv.LastReportDate, now)
 		if known {
