@@ -58,17 +58,24 @@ func runAsync(l *execdLoop, stop chan os.Signal) <-chan int {
 	return done
 }
 
+// requireExitOK waits for the loop to end with exitOK, failing with why if
+// it has not within 10 s.
+func requireExitOK(t *testing.T, done <-chan int, why string) {
+	t.Helper()
+	select {
+	case code := <-done:
+		require.Equal(t, exitOK, code)
+	case <-time.After(10 * time.Second):
+		t.Fatal(why)
+	}
+}
+
 // One gather per stdin line, line protocol out, and a closed stdin (Telegraf
 // stopping) ends the loop.
 func TestExecdLoopGathersPerLine(t *testing.T) {
 	var out, log syncBuf
 	l, c := newLoop(strings.NewReader("\n\n"), &out, &log, 0, 0)
-	select {
-	case code := <-runAsync(l, make(chan os.Signal)):
-		require.Equal(t, exitOK, code)
-	case <-time.After(10 * time.Second):
-		t.Fatal("a closed stdin did not end the loop")
-	}
+	requireExitOK(t, runAsync(l, make(chan os.Signal)), "a closed stdin did not end the loop")
 	require.GreaterOrEqual(t, c.count(), 1)
 	require.True(t, c.stopped)
 	require.Contains(t, out.String(), "enphase_test,serial=1 n=1 ")
@@ -251,12 +258,7 @@ func TestStopWithBlockedStdoutR16(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 			require.Equal(t, 1, c.count(), "gathers ran while stdout took nothing")
 			stop <- sig
-			select {
-			case code := <-done:
-				require.Equal(t, exitOK, code)
-			case <-time.After(10 * time.Second):
-				t.Fatal("the stop waited for a stdout nobody reads")
-			}
+			requireExitOK(t, done, "the stop waited for a stdout nobody reads")
 		})
 	}
 }

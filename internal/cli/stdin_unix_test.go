@@ -63,12 +63,7 @@ func TestPollableStdinPipe(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return c.count() == 2 }, 10*time.Second, time.Millisecond)
 	require.NoError(t, w.Close())
-	select {
-	case code := <-done:
-		require.Equal(t, exitOK, code)
-	case <-time.After(10 * time.Second):
-		t.Fatal("a closed pipe did not end the loop")
-	}
+	requireExitOK(t, done, "a closed pipe did not end the loop")
 }
 
 // A file or a terminal keeps its mode: a terminal's is the shell's too.
